@@ -1,22 +1,21 @@
 """fastspectral: C++/CUDA kernels for spectral and special-function numerics.
 
-Subpackages
------------
-special   log-domain and SciPy-compatible modified Bessel functions (NumPy ufuncs; cupy on GPU)
+Modules
+-------
+special   log-domain and SciPy-compatible modified Bessel functions (NumPy ufuncs)
 bench     the benchmark harness behind ``fastspectral bench``
+
+The Bessel functions are also exported here in array-generic form (``fastspectral.log_iv``
+etc.): NumPy arrays run the CPU ufunc, cupy arrays the CUDA kernel.
 """
 from __future__ import annotations
 
 from . import _core
 from ._dispatch import build_info, has_cuda
 from . import special
-from .special import (
-    log_iv, log_ive, log_kv, log_kve, log_iv_dx, log_kv_dx, iv_ratio,
-)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__", "build_info", "has_cuda", "special",
-    "log_iv", "log_ive", "log_kv", "log_kve", "log_iv_dx", "log_kv_dx", "iv_ratio",
-]
+globals().update(special.generic)
+
+__all__ = ["__version__", "build_info", "has_cuda", "special", *special.generic]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU: build fastspectral with CUDA for that GPU, run the whole test
+# suite with FASTSPECTRAL_REQUIRE_GPU=1 (GPU tests may not skip), then the benchmarks (which add
+# GPU cases when a device is visible).  Leaves logs and JSON in $1 (default: $OUT or
+# bench-results/gpu).  Works offline: builds without isolation from the installed toolchain
+# (scikit-build-core, nanobind, numpy, cupy must already be installed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-${OUT:-bench-results/gpu}}"
+mkdir -p "$out"
+
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || { echo "no nvidia-smi: not a GPU machine" >&2; exit 1; }
+arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '. ')
+echo "GPU compute capability: $arch" | tee "$out/summary.txt"
+
+export FASTSPECTRAL_ENABLE_CUDA=ON FASTSPECTRAL_CUDA_ARCHITECTURES="$arch"
+python3 -m pip install --no-build-isolation --no-deps . > "$out/build.log" 2>&1 \
+  || { echo "build failed; see $out/build.log" | tee -a "$out/summary.txt"; tail -n 40 "$out/build.log"; exit 1; }
+python3 -c "import fastspectral, json; print(json.dumps(fastspectral.build_info(), indent=1))" | tee -a "$out/summary.txt"
+
+FASTSPECTRAL_REQUIRE_GPU=1 python3 -m pytest tests -q -rfEs -p no:cacheprovider 2>&1 | tee "$out/tests.log"
+tests_rc=${PIPESTATUS[0]}
+echo "tests exit code: $tests_rc" | tee -a "$out/summary.txt"
+
+fastspectral bench --json "$out/bench.json" 2>&1 | tee "$out/bench.log"
+bench_rc=${PIPESTATUS[0]}
+echo "bench exit code: $bench_rc" | tee -a "$out/summary.txt"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
