@@ -131,7 +131,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.quick:
         settings = bench.RunSettings(min_repeats=3, max_repeats=7, budget_s=0.1)
     else:
-        settings = bench.RunSettings(min_repeats=5, max_repeats=21, budget_s=0.5)
+        settings = bench.RunSettings(min_repeats=5, max_repeats=25, budget_s=1.0)
     if args.repeats is not None:
         settings.min_repeats = settings.max_repeats = args.repeats
 

@@ -96,7 +96,7 @@ class RunSettings:
     """How hard to time each case."""
 
     min_repeats: int = 5
-    max_repeats: int = 21
+    max_repeats: int = 25
     #: Seconds per case after which no repeats beyond ``min_repeats`` are started.
     budget_s: float = 1.0
     #: Shortest sample worth timing; faster calls are looped ``number`` times per sample.

@@ -19,6 +19,7 @@ k0/k0e/k1/k1e against ``cupyx.scipy.special``.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -238,6 +239,9 @@ def cases(config: BenchConfig) -> list[Case]:
                 for label, n, params in input_sets(config):
                     out += [_cpu_case(k, label, n, params, dtype, threads, config.seed)
                             for k in KERNELS]
+    if config.device == "gpu" and not gpu_available():
+        print("special: no GPU cases (needs a CUDA build of fastspectral, a visible GPU and "
+              "cupy)", file=sys.stderr)
     if config.device in ("gpu", "all") and gpu_available():
         import cupyx.scipy.special as csc
 
