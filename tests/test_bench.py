@@ -1,0 +1,254 @@
+"""Fast checks of the benchmark harness and the ``fastspectral`` command: tiny --quick runs,
+the JSON schema, the tables, plots and usage errors. Timings are not judged, only their
+consistency (the numbers come from whatever kernels are built)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+import fastspectral
+from fastspectral import bench
+from fastspectral.bench import _harness
+from fastspectral.cli import SIZE_SCALE_ENV, build_parser, main
+
+#: Keeps every run to a few hundred elements: the harness is under test, not the kernels.
+TINY = ["--quick", "--size-scale", "0.01"]
+KERNELS = {"log_iv", "log_kv", "ive", "kve", "log_ive", "log_kve"}
+
+
+def run_main(argv: list[str]) -> tuple[int, str, str]:
+    """Run the command in-process; returns (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as e:  # argparse usage errors
+            status = int(e.code or 0)
+    return status, out.getvalue(), err.getvalue()
+
+
+def _strict_json(path: Path) -> Any:
+    def reject(token: str) -> None:
+        raise ValueError(f"non-standard JSON constant {token}")
+
+    return json.loads(path.read_text(), parse_constant=reject)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny run of the special suite on 1 and all threads, shared by the checks below."""
+    path = tmp_path_factory.mktemp("bench") / "special.json"
+    status, out, err = run_main(["bench", "special", *TINY, "--threads", "1", "all",
+                                 "--device", "cpu", "--json", str(path)])
+    return {"status": status, "stdout": out, "stderr": err, "json": _strict_json(path)}
+
+
+def test_quick_run_succeeds(quick_run: dict[str, Any]) -> None:
+    assert quick_run["status"] == 0, quick_run["stderr"]
+
+
+def test_json_top_level(quick_run: dict[str, Any]) -> None:
+    doc = quick_run["json"]
+    assert doc["schema"] == _harness.SCHEMA
+    assert doc["created"] and doc["command"][:2] == ["fastspectral", "bench"]
+    m = doc["machine"]
+    for key in ("cpu_model", "logical_cpus", "usable_cpus", "numpy", "scipy", "python",
+                "fastspectral", "build_info"):
+        assert key in m, key
+    assert m["numpy"] == np.__version__ and m["build_info"]["openmp"] in (True, False)
+    cfg = doc["config"]
+    assert cfg["quick"] is True and cfg["size_scale"] == 0.01 and cfg["suites"] == ["special"]
+    all_threads = fastspectral.build_info()["omp_max_threads"]
+    assert cfg["threads"] == sorted({1, all_threads})
+    assert doc["threading"]["omp_max_threads"] == all_threads
+
+
+def test_json_cases(quick_run: dict[str, Any]) -> None:
+    doc = quick_run["json"]
+    cases = doc["cases"]
+    threads = doc["config"]["threads"]
+    # 6 kernels x 5 input sets x 2 dtypes x each thread count
+    assert len(cases) == len(KERNELS) * 5 * 2 * len(threads)
+    assert {c["kernel"] for c in cases} == KERNELS
+    assert {c["input"] for c in cases} == {"loguniform", "vmf-p512", "vmf-p2048", "vmf-p8192",
+                                           "vmf-p32768"}
+    assert {c["dtype"] for c in cases} == {"f32", "f64"}
+    assert {c["threads"] for c in cases} == set(threads)
+    for c in cases:
+        ours, theirs = c["timings"]["fastspectral"], c["timings"]["competitor"]
+        assert c["suite"] == "special" and c["competitor"].startswith("scipy")
+        assert c["device"] == "cpu" and c["competitor_threads"] == 1 and c["n"] >= 16
+        assert ours["median_s"] > 0 and theirs["median_s"] > 0
+        assert c["ratio"] == pytest.approx(theirs["median_s"] / ours["median_s"], rel=1e-12)
+        for side in (ours, theirs):
+            assert side["min_s"] <= side["q25_s"] <= side["median_s"]
+            assert side["median_s"] <= side["q75_s"] <= side["max_s"]
+            assert side["repeats"] == len(side["samples_s"]) >= 3
+            assert side["ns_per_element"] == pytest.approx(side["median_s"] / c["n"] * 1e9)
+        if doc["threading"]["limit_reaches_fastspectral"]:
+            assert c["threads_observed"] == c["threads"]
+        bad = c["metrics"]["scipy_bad_fraction"]
+        assert bad is None or 0.0 <= bad <= 1.0
+        assert 0.0 <= c["metrics"]["fs_nonfinite_fraction"] <= 1.0
+    if "vmf-p512" in {c["input"] for c in cases}:
+        vmf = next(c for c in cases if c["input"] == "vmf-p512")
+        assert vmf["params"]["p"] == 512 and vmf["params"]["v"] == 255
+
+
+def test_table_and_progress(quick_run: dict[str, Any]) -> None:
+    out, err = quick_run["stdout"], quick_run["stderr"]
+    n = len(quick_run["json"]["cases"])
+    assert "== special:" in out and "single-threaded" in out
+    header = next(line for line in out.splitlines() if line.startswith("kernel "))
+    for col in ("competitor", "input", "dtype", "threads", "fastspectral", "ns/el", "ratio",
+                "scipy bad %"):
+        assert col in header
+    rows = [line for line in out.splitlines() if line.split()[:1] and line.split()[0] in KERNELS
+            and "scipy" in line]
+    assert len(rows) == n
+    assert all(line.split()[-3].endswith("x") for line in rows)  # the ratio column
+    assert "median ratio over input sets" in out
+    assert f"[1/{n}] special log_iv f64 loguniform 1-thread ..." in err
+    assert f"[{n}/{n}] special" in err
+    assert "threadpoolctl limits reach fastspectral" in out
+
+
+def test_unknown_suite_is_a_usage_error() -> None:
+    status, _, err = run_main(["bench", "special", "no-such-suite"])
+    assert status == 2
+    assert "unknown suite(s): no-such-suite" in err and "available: special" in err
+
+
+def test_python_dash_m_unknown_suite() -> None:
+    """`python -m fastspectral` works and exits with 2 on a bad suite name."""
+    env = dict(os.environ)
+    pkg_parent = str(Path(fastspectral.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "fastspectral", "bench", "nope"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown suite" in proc.stderr
+
+
+def test_list_and_registry() -> None:
+    assert bench.suite_names()[0] == "special"
+    status, out, _ = run_main(["bench", "--list"])
+    assert status == 0 and out.startswith("special")
+    with pytest.raises(KeyError):
+        bench.load_suite("nope")
+
+
+def test_bad_thread_count() -> None:
+    status, _, err = run_main(["bench", "--threads", "0"])
+    assert status == 2 and "--threads" in err
+
+
+def test_size_scale_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SIZE_SCALE_ENV, "0.25")
+    assert build_parser().parse_args(["bench"]).size_scale == 0.25
+    cfg = bench.BenchConfig(quick=True, size_scale=1e-9)
+    assert cfg.size(100_000, 20_000) == 16
+    assert bench.BenchConfig(size_scale=0.5).size(100_000, 20_000) == 50_000
+
+
+def test_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plots = tmp_path / "plots"
+    status, _, err = run_main(["bench", "special", *TINY, "--threads", "1", "--device", "cpu",
+                               "--repeats", "1", "--plot", str(plots)])
+    assert status == 0, err
+    png = plots / "special_ratios.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(_harness, "have_matplotlib", lambda: False)
+    status, _, err = run_main(["bench", "special", "--plot", str(tmp_path)])
+    assert status == 2 and "matplotlib" in err
+
+
+def test_time_case_interleaves_and_is_consistent() -> None:
+    calls: list[str] = []
+    a = np.arange(1000.0)
+
+    def prepare() -> _harness.Prepared:
+        return _harness.Prepared(ours=lambda: calls.append("A") or a.sum(),
+                                 theirs=lambda: calls.append("B") or np.sort(a))
+
+    case = _harness.Case(suite="t", kernel="k", competitor="c", input="i", n=a.size,
+                         dtype="f64", threads=1, competitor_threads=1, prepare=prepare)
+    settings = _harness.RunSettings(min_repeats=4, max_repeats=4, budget_s=0.0, min_sample_s=0.0)
+    res = _harness.time_case(case, settings)
+    # warm-up + calibration call per side, then pairs in alternating order
+    assert calls == ["A", "A", "B", "B", "A", "B", "B", "A", "A", "B", "B", "A"]
+    assert res.ours.repeats == res.theirs.repeats == 4
+    assert res.ratio == res.theirs.median_s / res.ours.median_s
+    assert res.to_json()["ratio"] == res.ratio
+
+
+def test_side_result_statistics() -> None:
+    s = _harness.SideResult.from_samples([3.0, 1.0, 2.0, 4.0, 100.0], number=2, n=10)
+    assert (s.median_s, s.min_s, s.max_s, s.q25_s, s.q75_s) == (3.0, 1.0, 100.0, 2.0, 4.0)
+    assert s.ns_per_element == pytest.approx(3e8)
+
+
+def test_format_helpers() -> None:
+    assert _harness.format_seconds(1.5e-3) == "1.5 ms"
+    assert _harness.format_seconds(2e-8) == "20 ns"
+    assert _harness.format_ratio(12.345) == "12.3x"
+    table = _harness.format_table(["a", "num"], [["x", "1"], ["long", "22"]], [False, True])
+    assert table.splitlines() == ["a     num", "----  ---", "x       1", "long   22"]
+
+
+def test_threading_report() -> None:
+    rep = _harness.threading_report()
+    assert rep["omp_max_threads"] >= 1
+    if rep["threadpoolctl"] is not None and fastspectral.build_info()["openmp"]:
+        assert any(lib["prefix"] in ("libgomp", "libomp", "libiomp")
+                   for lib in rep["openmp_libraries"])
+        assert rep["limit_reaches_fastspectral"] is True
+
+
+def test_info_command() -> None:
+    status, out, _ = run_main(["info"])
+    assert status == 0
+    doc = json.loads(out)
+    assert doc["machine"]["cpu_model"] and "omp_max_threads" in doc["threading"]
+
+
+def _gpu_ready() -> bool:
+    from fastspectral.bench import special_suite
+
+    return special_suite.gpu_available()
+
+
+@pytest.mark.gpu
+def test_gpu_cases(tmp_path: Path) -> None:
+    if not _gpu_ready():
+        if os.environ.get("FASTSPECTRAL_REQUIRE_GPU", "0") not in ("", "0", "false", "False"):
+            pytest.fail("FASTSPECTRAL_REQUIRE_GPU=1 but no CUDA build/device/cupy")
+        pytest.skip("needs a CUDA build, a visible GPU and cupy")
+    path = tmp_path / "gpu.json"
+    status, out, err = run_main(["bench", "special", *TINY, "--device", "gpu",
+                                 "--json", str(path)])
+    assert status == 0, err
+    cases = _strict_json(path)["cases"]
+    assert cases and all(c["device"] == "gpu" and c["threads"] is None for c in cases)
+    assert {c["kernel"] for c in cases} >= KERNELS
+    for c in cases:
+        ours, theirs = c["timings"]["fastspectral"], c["timings"]["competitor"]
+        assert ours["median_s"] > 0 and theirs["median_s"] > 0
+        assert math.isclose(c["ratio"], theirs["median_s"] / ours["median_s"], rel_tol=1e-12)
+    assert any(c["competitor"].startswith("cupyx") for c in cases)
