@@ -57,18 +57,20 @@ FS_CONSTANT double kRecipGamma1pTaylor[22] = {
 };
 
 // eta(z) = sqrt(1+z^2) + log(z/(1+sqrt(1+z^2))) vanishes at z0; coefficients eta^(m)(z0)/m!
-// for m = 1..18 (mpmath, 50 digits).  Radius of convergence ~0.7.
+// for m = 1..28 (mpmath, 50 digits).  Radius of convergence ~0.7.
 FS_CONSTANT double kEtaZ0Hi = 0.6627434193491816;
 FS_CONSTANT double kEtaZ0Lo = 8.155323790501267e-18;
-FS_CONSTANT float kEtaZ0HiF = 0.6627434f;
-FS_CONSTANT float kEtaZ0LoF = 2.9742706e-08f;
-FS_CONSTANT double kEtaZ0Taylor[18] = {
-    1.8101705806989772745,  -0.9488864162568370515, 1.1001528948506503179,
-    -1.2953006779860538264, 1.5715455665619724959,  -1.9710295801345065657,
-    2.5442226725502084901,  -3.3574176889619281024, 4.5036397450391532152,
-    -6.1169161541708536195, 8.3911147120913043561,  -11.606012767320622318,
-    16.164725435894190674,  -22.648266391101255529, 31.895268490233819134,
-    -45.118315882584096177, 64.073574799752204257,  -91.308245500944501845,
+FS_CONSTANT double kEtaZ0Taylor[28] = {
+    1.81017058069897727451, -0.948886416256837051498, 1.10015289485065031794,
+    -1.29530067798605382641, 1.57154556656197249594, -1.97102958013450656569,
+    2.54422267255020849013, -3.35741768896192810238, 4.50363974503915321521,
+    -6.11691615417085361954, 8.39111471209130435607, -11.6060127673206223185,
+    16.1647254358941906743, -22.6482663911012555292, 31.8952684902338191337,
+    -45.1183158825840961766, 64.073574799752204257, -91.3082455009445018453,
+    130.521902384093945246, -187.09471362813002477, 268.860363382199108981,
+    -387.238010087339606403, 558.891376364761499073, -808.16228865812587638,
+    1170.64277512202376531, -1698.42206993804244895, 2467.79899962318209099,
+    -3590.62534901916441051,
 };
 
 template <class T>
@@ -82,15 +84,20 @@ FS_HOST_DEVICE FS_INLINE int bk_debye_terms(T r) {
   if (bk_is_float<T>()) {
     return r >= T(160) ? 3 : r >= T(50) ? 4 : r >= T(26) ? 5 : r >= T(18) ? 6 : r >= T(12) ? 8 : 10;
   }
-  return r >= T(1e5)  ? 3
-         : r >= T(6000) ? 4
-         : r >= T(1200) ? 5
-         : r >= T(430)  ? 6
+  // first omitted term max_p r^-k |P_k(p^2)| < 1e-16 (thresholds rounded up from the measured ones)
+  return r >= T(91000)  ? 3
+         : r >= T(5800) ? 4
+         : r >= T(1180) ? 5
+         : r >= T(424)  ? 6
          : r >= T(210)  ? 7
-         : r >= T(130)  ? 8
+         : r >= T(126)  ? 8
+         : r >= T(86)   ? 9
          : r >= T(64)   ? 10
-         : r >= T(42)   ? 12
-         : r >= T(29)   ? 15
+         : r >= T(51)   ? 11
+         : r >= T(42.1) ? 12
+         : r >= T(32.1) ? 14
+         : r >= T(26.6) ? 16
+         : r >= T(23.4) ? 18
                         : 21;
 }
 
@@ -114,34 +121,44 @@ FS_HOST_DEVICE FS_INLINE void bk_debye_sum(T q, T w, int nterms, T& s_minus_1, T
 }
 
 // v*eta(x/v) = r + v log(x/(v+r)) (the exponent of K_v in the Debye form), and v*eta - x.
-template <class T>
-FS_HOST_DEVICE FS_INLINE void bk_debye_phase(T v, T x, T r, T& veta, T& veta_minus_x) {
+// Always evaluated in double (float inputs are promoted): v*eta is a difference of numbers of
+// size r and v|log(x/(v+r))| and cancels by a factor ~5 in the turning region and completely
+// near x = z0 v, which costs float several ulp (measured up to 1e-5 relative error).
+template <class P>  // P = double (a template so nvcc does not compile it for host in .cu files)
+FS_HOST_DEVICE FS_INLINE void bk_debye_phase(P v, P x, P r, P& veta, P& veta_minus_x) {
   // log(x/(v+r)) <= 0; for x >= v use (v+r)/x - 1 = (v + v^2/(r+x))/x, which never overflows there.
-  const T v2rx = v * (v / (r + x));  // r - x without cancellation
-  T lg;
+  const P v2rx = v * (v / (r + x));  // r - x without cancellation
+  P lg;
   if (x >= v) {
     lg = -math::log1p((v + v2rx) / x);
   } else {
-    lg = math::log(x) - math::log(v + r);
+    lg = (x > P(1e-290)) ? math::log(x / (v + r)) : math::log(x) - math::log(v + r);
   }
   veta_minus_x = v2rx + v * lg;
   veta = r + v * lg;
-  // Near x = z0 v, v*eta cancels to a small number: recompute it from the Taylor series of eta
-  // around z0 in d = x - v z0 (formed exactly enough in double-word arithmetic).
-  if (v >= T(20)) {
-    const T z0h = bk_is_float<T>() ? T(kEtaZ0HiF) : T(kEtaZ0Hi);
-    const T z0l = bk_is_float<T>() ? T(kEtaZ0LoF) : T(kEtaZ0Lo);
-    const T ph = v * z0h;
-    if (math::fabs(x - ph) < T(0.05) * ph) {
-      const T pl = math::fma(v, z0h, -ph);
-      const T d = ((x - ph) - pl) - v * z0l;  // x - ph is exact (Sterbenz)
-      const T t = d / v;
-      const int m = bk_is_float<T>() ? 8 : 18;
-      T s = T(0);
-      for (int i = m - 1; i >= 0; --i) s = math::fma(s, t, T(kEtaZ0Taylor[i]));
-      veta = d * s;
-    }
+  // Near x = z0 v, v*eta cancels to a small number while the rounding errors above are ~eps*2.4v.
+  // There take v*eta from the Taylor series of eta around z0 in d = x - v z0, formed in
+  // double-word arithmetic; outside |d| < 0.15 v z0 the cancellation costs < ~10x eps.
+  // (In the Debye region r >= 22 this window has v >= 18.)
+  const P ph = v * P(kEtaZ0Hi);
+  if (math::fabs(x - ph) < P(0.15) * ph) {
+    const P pl = math::fma(v, P(kEtaZ0Hi), -ph);
+    const P d = ((x - ph) - pl) - v * P(kEtaZ0Lo);  // x - ph is exact (Sterbenz)
+    const P t = d / v;                              // |t| < 0.1, terms fall like (1.43 t)^m
+    P s = P(0);
+    for (int i = 25; i >= 0; --i) s = math::fma(s, t, P(kEtaZ0Taylor[i]));
+    veta = d * s;
   }
+}
+
+// hypot without the library call's cost where v^2 + x^2 cannot overflow or lose to underflow.
+template <class T>
+FS_HOST_DEVICE FS_INLINE T bk_hypot(T v, T x) {
+  const T lo = bk_is_float<T>() ? T(1e-18) : T(1e-150);
+  const T hi = bk_is_float<T>() ? T(1e18) : T(1e150);
+  const T m = math::fmax(v, x);
+  if (m < hi && math::fmin(v, x) > lo) return math::sqrt(math::fma(v, v, x * x));
+  return math::hypot(v, x);
 }
 
 template <class T>
@@ -259,15 +276,15 @@ FS_HOST_DEVICE FS_INLINE T bk_log_kv_impl(T v, T x) {
   if (math::isnan(v) || math::isnan(x)) return math::quiet_nan<T>();
   if (x == T(0)) return math::infinity<T>();
   if (math::isinf(x)) return -math::infinity<T>();
-  const T r = math::hypot(v, x);
+  const T r = bk_hypot(v, x);
   if (r >= bk_debye_min_r<T>()) {
     const T w = T(-1) / r;
     const T p = v / r;
     T sm1, dsum;
     bk_debye_sum<T, false>(p * p, w, bk_debye_terms(r), sm1, dsum);
-    T veta, vetax;
-    bk_debye_phase(v, x, r, veta, vetax);
-    return bk_half_log_pi_over_2r(r) - (scaled ? vetax : veta) + math::log1p(sm1);
+    double veta, vetax;
+    bk_debye_phase<double>(double(v), double(x), bk_is_float<T>() ? bk_hypot(double(v), double(x)) : double(r), veta, vetax);
+    return T(double(bk_half_log_pi_over_2r(r) + math::log1p(sm1)) - (scaled ? vetax : veta));
   }
   T dummy;
   return bk_small<T, scaled, false>(v, x, dummy);
@@ -291,7 +308,7 @@ FS_HOST_DEVICE T log_kv_dx_nonneg(T v, T x) {
   if (math::isnan(v) || math::isnan(x)) return math::quiet_nan<T>();
   if (x == T(0)) return -math::infinity<T>();
   if (math::isinf(x)) return T(-1);
-  const T r = math::hypot(v, x);
+  const T r = bk_hypot(v, x);
   if (r >= bk_debye_min_r<T>()) {
     const T w = T(-1) / r;
     const T p = v / r;
