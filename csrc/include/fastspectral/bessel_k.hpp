@@ -7,15 +7,17 @@
 //       S = sum_k (-1/r)^k P_k(p^2),  p = v/r,  P_k from kDebyeCoeffs (u_k(p)/v^k = r^-k P_k(p^2)).
 //     Written in r and p so it is also the large-x Hankel expansion when v -> 0.  The number of
 //     terms is picked from r (the largest first omitted term max_p r^-k |P_k| below 1e-16 in
-//     double, 2e-8 in float): double 21 terms at r >= 22, 15 at 29, 12 at 42, 10 at 64, 8 at 130,
-//     7 at 210, 6 at 430, 5 at 1200, 4 at 6000, 3 at 1e5; float 10 at r >= 10, 8 at 12, 6 at 18,
-//     5 at 26, 4 at 50, 3 at 160.
-//     Near the zero of eta (x/v = z0 = 0.66274...) v eta is a small difference of numbers of size
-//     r, and log K is small, so for v >= 20 and |x/v - z0| < 0.05 v eta is taken from a Taylor
-//     series of eta around z0 in d = x - v z0, with d formed in double-word arithmetic.
+//     double, 2e-8 in float; see bk_debye_terms): double 21 terms at r >= 22 down to 3 at
+//     r >= 91000; float 10 terms at r >= 10 down to 3 at r >= 160.
+//     The phase v eta (and v eta - x for kve, as v^2/(r+x) + v log(x/(v+r))) is computed in double
+//     also for float: it cancels by ~5x in the turning region and completely near the zero of eta,
+//     x = z0 v (z0 = 0.66274...), which cost float up to 1e-5.  Where |x - z0 v| < 0.15 z0 v
+//     (only v >= 18 in this region) it comes from a 26-term Taylor series of eta around z0 in
+//     d = x - v z0 formed in double-word arithmetic: plain double lost up to 1.2e-14 there.
 //  2. r < kDebyeMinR: v = mu + n, mu in (-1/2, 1/2].  K_mu and s_0 = (x/2) K_{mu+1}/K_mu from
-//     Temme's series for x <= 2 (about one digit of cancellation at x = 2; CF2 needs ever more
-//     iterations as x falls) or Steed's evaluation of Temme's continued fraction CF2 for x > 2.
+//     Temme's series for x <= 2 in double, x <= 1 in float (the series cancels by up to ~10x as
+//     x grows: float reached 5e-6 at x = 2, 7e-7 with the switch at 1; CF2 needs ever more
+//     iterations as x falls) or Steed's evaluation of Temme's continued fraction CF2 above.
 //     Then s_k = (x/2) K_{mu+k+1}/K_{mu+k} = (mu+k) + (x^2/4)/s_{k-1} (all terms positive) and
 //     log K_v = log K_mu + sum log s_k + n log(2/x): only logs of moderate numbers, so nothing
 //     overflows even at x = 5e-324 (all exponentials used are at most (x/2)^(-1/2)).
@@ -101,6 +103,8 @@ FS_HOST_DEVICE FS_INLINE int bk_debye_terms(T r) {
                         : 21;
 }
 
+// Horner steps are written a*b + c, not math::fma: the host build has no -mfma, where fma() is a
+// library call (measured 3x slower overall); nvcc contracts them to FMA anyway.
 // Debye sum minus one: S - 1 = w * R with w = -1/r, returned as w*R so log S = log1p(.).
 // With want_d, also D = sum_k w^k sum_j (k+2j) c_kj q^j, so that dS/dx = -(x/r^2) D.
 template <class T, bool want_d>
@@ -110,11 +114,11 @@ FS_HOST_DEVICE FS_INLINE void bk_debye_sum(T q, T w, int nterms, T& s_minus_1, T
     T pk = T(0), dk = T(0);
     for (int j = k; j >= 0; --j) {
       const T c = T(kDebyeCoeffs[k][j]);
-      pk = math::fma(pk, q, c);
-      if (want_d) dk = math::fma(dk, q, T(k + 2 * j) * c);
+      pk = pk * q + c;
+      if (want_d) dk = dk * q + T(k + 2 * j) * c;
     }
-    acc = math::fma(acc, w, pk);
-    if (want_d) dacc = math::fma(dacc, w, dk);
+    acc = acc * w + pk;
+    if (want_d) dacc = dacc * w + dk;
   }
   s_minus_1 = w * acc;
   dsum = w * dacc;  // the k = 0 term of D is zero
@@ -146,7 +150,7 @@ FS_HOST_DEVICE FS_INLINE void bk_debye_phase(P v, P x, P r, P& veta, P& veta_min
     const P d = ((x - ph) - pl) - v * P(kEtaZ0Lo);  // x - ph is exact (Sterbenz)
     const P t = d / v;                              // |t| < 0.1, terms fall like (1.43 t)^m
     P s = P(0);
-    for (int i = 25; i >= 0; --i) s = math::fma(s, t, P(kEtaZ0Taylor[i]));
+    for (int i = 25; i >= 0; --i) s = s * t + P(kEtaZ0Taylor[i]);
     veta = d * s;
   }
 }
@@ -157,7 +161,7 @@ FS_HOST_DEVICE FS_INLINE T bk_hypot(T v, T x) {
   const T lo = bk_is_float<T>() ? T(1e-18) : T(1e-150);
   const T hi = bk_is_float<T>() ? T(1e18) : T(1e150);
   const T m = math::fmax(v, x);
-  if (m < hi && math::fmin(v, x) > lo) return math::sqrt(math::fma(v, v, x * x));
+  if (m < hi && math::fmin(v, x) > lo) return math::sqrt(v * v + x * x);
   return math::hypot(v, x);
 }
 
@@ -179,8 +183,8 @@ FS_HOST_DEVICE FS_INLINE void bk_temme_series(T mu, T x, T& logk, T& s0) {
   const T m2 = mu * mu;
   T E = T(0), O = T(0);
   const int ng = bk_is_float<T>() ? 12 : 22;
-  for (int i = ng - 2; i >= 0; i -= 2) E = math::fma(E, m2, T(kRecipGamma1pTaylor[i]));
-  for (int i = ng - 1; i >= 1; i -= 2) O = math::fma(O, m2, T(kRecipGamma1pTaylor[i]));
+  for (int i = ng - 2; i >= 0; i -= 2) E = E * m2 + T(kRecipGamma1pTaylor[i]);
+  for (int i = ng - 1; i >= 1; i -= 2) O = O * m2 + T(kRecipGamma1pTaylor[i]);
   const T gam1 = -O;  // (1/Gamma(1-mu) - 1/Gamma(1+mu)) / (2 mu)
   const T gam2 = E;   // (1/Gamma(1-mu) + 1/Gamma(1+mu)) / 2
   const T sigma = -mu * lx2;
@@ -247,7 +251,7 @@ FS_HOST_DEVICE FS_INLINE T bk_small(T v, T x, T& dlog) {
   const int n = int(math::ceil(v - T(0.5)));
   const T mu = v - T(n);
   T logk, s0;
-  if (x <= T(2)) {
+  if (x <= (bk_is_float<T>() ? T(1) : T(2))) {
     bk_temme_series(mu, x, logk, s0);
     if (scaled) logk += x;
   } else {
