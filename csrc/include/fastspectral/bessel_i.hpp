@@ -66,7 +66,6 @@ struct BesselITraits<double> {
   static constexpr int kBandTerms = 18;
   static constexpr double kSquareSafe = 1e150;  // v*v + x*x cannot overflow below this
   static constexpr double kHugeR = 1e300;        // 1/r would be subnormal beyond this
-  static constexpr double kTinyX = 1e-290;       // (v+r)/x may overflow below this
   static constexpr double kCfTol = 2.2e-16;
   static constexpr double kCfFrac = 0.5;
   static constexpr double kZ0Hi = 6.62743419349181573e-01;  // zero of eta, split hi + lo
@@ -81,7 +80,6 @@ struct BesselITraits<float> {
   static constexpr int kBandTerms = 15;
   static constexpr float kSquareSafe = 1e18f;
   static constexpr float kHugeR = 1e36f;
-  static constexpr float kTinyX = 1e-36f;
   static constexpr float kCfTol = 1.2e-7f;
   static constexpr float kCfFrac = 0.5f;
   static constexpr float kZ0Hi = 0.6627434f;
@@ -127,7 +125,8 @@ FS_HOST_DEVICE FS_INLINE T debye_tail(T p2, T rho, int n) {
 template <class T>
 FS_HOST_DEVICE FS_INLINE T debye_log_ratio(T v, T x, T r, T t) {
   if (x >= v) return math::log1p((v / x) * (T(1) + t));
-  if (x > BesselITraits<T>::kTinyX) return math::log((v + r) / x);
+  const T q = (v + r) / x;
+  if (q < math::infinity<T>()) return math::log(q);
   return math::log(v + r) - math::log(x);
 }
 
@@ -143,7 +142,7 @@ FS_HOST_DEVICE FS_INLINE T debye_prefactor(T v, T r) {
     const T s = T(1) + tail;
     return T(0.5) * math::log(s * s * (rho * inv_2pi));
   }
-  return math::log1p(tail) - T(0.5) * math::log(T(6.283185307179586476925286766559L) * r);
+  return math::log1p(tail) - T(0.5) * (T(1.83787706640934548356065947281123527L) + math::log(r));
 }
 
 // Power-series log I_v(x) for small r.
@@ -179,15 +178,10 @@ FS_HOST_DEVICE FS_INLINE T bessel_i_z0_offset(T v, T x) {
   return math::fma(-Tr::kZ0Hi, v, x) - Tr::kZ0Lo * v;
 }
 
-// log I_v(x) for v >= 0 and x >= 0.
+// log I_v(x), finite positive v, x.
 template <class T>
-FS_HOST_DEVICE T log_iv_nonneg(T v, T x) {
+FS_HOST_DEVICE T log_iv_core(T v, T x, T r) {
   using Tr = BesselITraits<T>;
-  if (math::isnan(v) || math::isnan(x)) return math::quiet_nan<T>();
-  if (x == T(0)) return v == T(0) ? T(0) : -math::infinity<T>();
-  if (x == math::infinity<T>()) return math::infinity<T>();
-  if (v == math::infinity<T>()) return -math::infinity<T>();
-  const T r = bessel_i_hypot(v, x);
   if (r < Tr::kSeriesMaxR) return log_iv_series(v, x);
   const T u = bessel_i_z0_offset(v, x);
   T veta;
@@ -198,6 +192,26 @@ FS_HOST_DEVICE T log_iv_nonneg(T v, T x) {
     veta = r - v * debye_log_ratio(v, x, r, t);
   }
   return veta + debye_prefactor(v, r);
+}
+
+// log I_v(x) for v >= 0 and x >= 0.
+template <class T>
+FS_HOST_DEVICE T log_iv_nonneg(T v, T x) {
+  if (math::isnan(v) || math::isnan(x)) return math::quiet_nan<T>();
+  if (x == T(0)) return v == T(0) ? T(0) : -math::infinity<T>();
+  if (x == math::infinity<T>()) return math::infinity<T>();
+  if (v == math::infinity<T>()) return -math::infinity<T>();
+  const T r = bessel_i_hypot(v, x);
+  if (sizeof(T) < sizeof(double)) {
+    // Float: near the curve log I_v(x) = 0 (z ~ z0 for large r, anywhere for small r) the result
+    // is a difference of O(r) terms, and one float rounding of those (and lgammaf's own error)
+    // already exceeds the 5e-7 absolute target.  There, evaluate in double and round once.
+    if (r < T(64) || math::fabs(bessel_i_z0_offset(v, x)) <= T(0.35) * v) {
+      const double vd = double(v), xd = double(x);
+      return T(log_iv_core<double>(vd, xd, bessel_i_hypot(vd, xd)));
+    }
+  }
+  return log_iv_core<T>(v, x, r);
 }
 
 // log(I_v(x) e^{-x}), computed without forming log I_v(x) - x from two large numbers.
