@@ -63,6 +63,7 @@ struct BesselITraits<double> {
   static constexpr double kSeriesMaxR = 24.2;  // below: power series; above: Debye
   static constexpr double kSeriesTol = 5.6e-17;
   static constexpr double kSeriesTinyX = 1e-140;
+  static constexpr double kTinyRatio = 1e-300;
   static constexpr double kBand = 0.06;
   static constexpr int kBandTerms = 18;
   static constexpr double kSquareSafe = 1e150;  // v*v + x*x cannot overflow below this
@@ -78,6 +79,7 @@ struct BesselITraits<float> {
   static constexpr float kSeriesMaxR = 10.1f;
   static constexpr float kSeriesTol = 3e-8f;
   static constexpr float kSeriesTinyX = 1e-17f;
+  static constexpr float kTinyRatio = 1e-37f;
   static constexpr float kBand = 0.2f;
   static constexpr int kBandTerms = 15;
   static constexpr float kSquareSafe = 1e18f;
@@ -127,9 +129,10 @@ FS_HOST_DEVICE FS_INLINE T debye_tail(T p2, T rho, int n) {
 template <class T>
 FS_HOST_DEVICE FS_INLINE T debye_log_ratio(T v, T x, T r, T t) {
   if (x >= v) return math::log1p((v / x) * (T(1) + t));
-  const T q = (v + r) / x;
-  if (q < math::infinity<T>()) return math::log(q);
-  return math::log(v + r) - math::log(x);
+  const T s = v + r;
+  // a quotient that would overflow (and raise the FP overflow flag numpy reports) goes by logs
+  if (x > s * BesselITraits<T>::kTinyRatio) return math::log(s / x);
+  return math::log(s) - math::log(x);
 }
 
 // log(sum) - log(2 pi r)/2, folded into one log where 1/r is a normal number.
