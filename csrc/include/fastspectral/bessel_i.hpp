@@ -25,6 +25,11 @@
 //   * otherwise: exp of the difference of the two Debye expressions, every piece rewritten as a
 //     difference that is formed without cancellation (r_a - r_b = (a-b)(a+b)/(r_a+r_b), ...).
 //  log_iv_dx = iv_ratio(v+1, x) + v/x (both positive).
+//  Series lead v log(x/2) - lgamma(v+1): Stirling form for v >= 8 (lgamma's rounding near log I = 0
+//  cost 1.4e-14 at v ~ 19.5, x ~ 14); plain lgamma below.
+//  Float: log_iv with r < 64 or |x - z0 v| <= 0.35 v, and log_ive with r < R0, are evaluated in
+//  double and rounded once (pure-float cancellation of O(r) terms gave up to 2e-6 there).
+//  Everything else (and iv_ratio, log_iv_dx) runs in float arithmetic.
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
