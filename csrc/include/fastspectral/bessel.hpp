@@ -8,6 +8,7 @@
 
 #include "fastspectral/bessel_i.hpp"
 #include "fastspectral/bessel_k.hpp"
+#include "fastspectral/bessel_values.hpp"
 #include "fastspectral/config.hpp"
 
 namespace fs {
@@ -148,8 +149,18 @@ FS_HOST_DEVICE T iv(T v, T x) {
     x = -x;
   }
   if (math::isinf(v)) {
-    if (v < T(0) || x == math::infinity<T>()) return math::quiet_nan<T>();
-    return T(0);
+    // SciPy returns 0 for v = -inf too (the limit does not exist there; we follow SciPy).
+    return x == math::infinity<T>() ? math::quiet_nan<T>() : T(0);
+  }
+  if (v >= T(0) || detail::is_integer(v)) {
+    const T a = math::fabs(v);
+    if (detail::use_small_x_value(a, x)) return sign * detail::iv_small_x_value(a, x);
+    if (x == math::infinity<T>()) return sign * x;
+    // I = (I e^{-x}) e^{x}: exp() of the exact x is correctly rounded, and log(ive) is much
+    // smaller than log(iv) for large x, so far less of its rounding is amplified.
+    const T h = x / T(2);
+    const T eh = math::exp(h);
+    return sign * ((math::exp(detail::log_ive_nonneg(a, x)) * eh) * eh);
   }
   T s;
   const T l = detail::log_abs_iv_signed(v, x, &s);
@@ -169,8 +180,12 @@ FS_HOST_DEVICE T ive(T v, T x) {
     if (v < T(0) || x == math::infinity<T>()) return math::quiet_nan<T>();
     return T(0);
   }
-  if (v >= T(0) || detail::is_integer(v)) return sign * math::exp(detail::log_ive_nonneg(math::fabs(v), x));
-  if (x == math::infinity<T>()) return math::quiet_nan<T>();
+  if (x == math::infinity<T>()) return sign * T(0);  // I_v(x) e^{-x} ~ 1/sqrt(2 pi x) for any v
+  if (v >= T(0) || detail::is_integer(v)) {
+    if (detail::use_small_x_value(math::fabs(v), x))
+      return sign * detail::iv_small_x_value(math::fabs(v), x) * math::exp(-x);
+    return sign * math::exp(detail::log_ive_nonneg(math::fabs(v), x));
+  }
   T s;
   const T l = detail::log_abs_iv_signed(v, x, &s);
   return sign * s * math::exp(l - x);
@@ -178,12 +193,17 @@ FS_HOST_DEVICE T ive(T v, T x) {
 
 template <class T>
 FS_HOST_DEVICE T kv(T v, T x) {
+  if (x == T(0)) return math::infinity<T>();  // for any order, nan included (as SciPy)
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
-  return math::exp(log_kv(v, x));
+  if (x <= T(1) || math::isinf(v) || x == math::infinity<T>()) return math::exp(log_kv(v, x));
+  // K = (K e^{x}) e^{-x}, for the same reason as in iv().
+  const T eh = math::exp(-x / T(2));
+  return (math::exp(log_kve(v, x)) * eh) * eh;
 }
 
 template <class T>
 FS_HOST_DEVICE T kve(T v, T x) {
+  if (x == T(0)) return math::infinity<T>();
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
   return math::exp(log_kve(v, x));
 }
