@@ -185,6 +185,8 @@ def _true_value(name: str, v: float, x: float) -> float:
     """mpmath value (rounded to double, overflow -> inf, underflow -> 0) for finite inputs."""
     import mpmath
 
+    if float(v).is_integer():
+        v = abs(v)  # I_{-n} = I_n, K_{-n} = K_n; mpmath struggles with negative integer orders
     with mpmath.workdps(40):
         if name in ("iv", "ive"):
             val = mpmath.besseli(v, x)

@@ -46,6 +46,29 @@ FS_HOST_DEVICE T log_abs_iv_signed(T v, T x, T* sign) {
   return lk + math::log(math::fabs(t));
 }
 
+// Largest |y| for which exp(y) is comfortably finite and normal in T.
+template <class T> struct ExpSafe;
+template <> struct ExpSafe<double> { static constexpr double value = 700.0; };
+template <> struct ExpSafe<float> { static constexpr float value = 85.0f; };
+
+// f = exp(ls + s) given ls = log(f e^{-s}) (the scaled log, e.g. log ive with s = x) and a way
+// to compute log f directly.  exp() turns the absolute error of its argument into relative
+// error, so use whichever log is smaller in magnitude, and multiply by exp(s) of the exact s
+// (correctly rounded) rather than adding s to the log first.
+template <class T, class DirectLog>
+FS_HOST_DEVICE FS_INLINE T exp_of_scaled_log(T ls, T s, DirectLog direct_log) {
+  const T E = ExpSafe<T>::value;
+  const T l = ls + s;
+  if (math::fabs(l) < T(0.5) * math::fabs(ls)) return math::exp(direct_log());
+  if (math::fabs(ls) > E) return math::exp(l);  // exp(ls) alone would under/overflow
+  if (math::fabs(s) <= E) return math::exp(ls) * math::exp(s);
+  if (math::fabs(s) <= T(2) * E) {
+    const T eh = math::exp(s / T(2));  // s/2 is exact
+    return (math::exp(ls) * eh) * eh;
+  }
+  return math::exp(l);  // at the range edges: only the exponent range matters
+}
+
 }  // namespace detail
 
 // ------------------------------------------------------------------ log-domain functions
@@ -156,11 +179,8 @@ FS_HOST_DEVICE T iv(T v, T x) {
     const T a = math::fabs(v);
     if (detail::use_small_x_value(a, x)) return sign * detail::iv_small_x_value(a, x);
     if (x == math::infinity<T>()) return sign * x;
-    // I = (I e^{-x}) e^{x}: exp() of the exact x is correctly rounded, and log(ive) is much
-    // smaller than log(iv) for large x, so far less of its rounding is amplified.
-    const T h = x / T(2);
-    const T eh = math::exp(h);
-    return sign * ((math::exp(detail::log_ive_nonneg(a, x)) * eh) * eh);
+    return sign * detail::exp_of_scaled_log(detail::log_ive_nonneg(a, x), x,
+                                            [a, x]() { return detail::log_iv_nonneg(a, x); });
   }
   T s;
   const T l = detail::log_abs_iv_signed(v, x, &s);
@@ -195,16 +215,19 @@ template <class T>
 FS_HOST_DEVICE T kv(T v, T x) {
   if (x == T(0)) return math::infinity<T>();  // for any order, nan included (as SciPy)
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
-  if (x <= T(1) || math::isinf(v) || x == math::infinity<T>()) return math::exp(log_kv(v, x));
-  // K = (K e^{x}) e^{-x}, for the same reason as in iv().
-  const T eh = math::exp(-x / T(2));
-  return (math::exp(log_kve(v, x)) * eh) * eh;
+  if (math::isinf(v) || x == math::infinity<T>()) return math::exp(log_kv(v, x));
+  const T a = math::fabs(v);
+  if (detail::use_tiny_x_kv_value(a, x)) return detail::kv_tiny_x_value(a, x);
+  return detail::exp_of_scaled_log(detail::log_kve_nonneg(a, x), -x,
+                                   [a, x]() { return detail::log_kv_nonneg(a, x); });
 }
 
 template <class T>
 FS_HOST_DEVICE T kve(T v, T x) {
   if (x == T(0)) return math::infinity<T>();
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
+  if (detail::use_tiny_x_kv_value(math::fabs(v), x))
+    return detail::kv_tiny_x_value(math::fabs(v), x) * math::exp(x);
   return math::exp(log_kve(v, x));
 }
 

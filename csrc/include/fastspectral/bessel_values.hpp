@@ -29,7 +29,8 @@ struct SmallValueLimits<float> {
 
 template <class T>
 FS_HOST_DEVICE FS_INLINE bool use_small_x_value(T v, T x) {
-  return x > T(0) && x <= SmallValueLimits<T>::kMaxX && v >= T(0) && v <= SmallValueLimits<T>::kMaxV;
+  // Normal x only, so that x/2 is exact (the log path handles subnormal x).
+  return x >= T(2) * std::numeric_limits<T>::min() && x <= SmallValueLimits<T>::kMaxX && v >= T(0) && v <= SmallValueLimits<T>::kMaxV;
 }
 
 // I_v(x) for 0 < x <= 2, 0 <= v <= kMaxV.  Terms shrink at least as 1/(k!)^2, so a fixed
@@ -45,6 +46,21 @@ FS_HOST_DEVICE T iv_small_x_value(T v, T x) {
     sum += term;
   }
   return math::pow(h, v) / tgamma_t(v + T(1)) * sum;
+}
+
+// K_v(x) for tiny x: 0.5 Gamma(v) (2/x)^v.  For 1 <= v <= 170 and x <= 1e-9 the neglected
+// terms are O((x/2)^2 |log x|) ~ 1e-17 relative.  Split the power so that it cannot overflow
+// before the Gamma factor (< 1 for 1 < v < 2) is applied.
+template <class T>
+FS_HOST_DEVICE FS_INLINE bool use_tiny_x_kv_value(T v, T x) {
+  return sizeof(T) == sizeof(double) && x >= T(2) * std::numeric_limits<T>::min() &&
+         x <= T(1e-9) && v >= T(1) && v <= T(170);
+}
+
+template <class T>
+FS_HOST_DEVICE T kv_tiny_x_value(T v, T x) {
+  const T p = math::pow(T(2) / x, v / T(2));
+  return (p * (T(0.5) * tgamma_t(v))) * p;
 }
 
 }  // namespace detail
