@@ -1,28 +1,28 @@
 // log K_v(x), log(K_v(x) e^x) and d/dx log K_v(x) for v >= 0, x >= 0, in float or double.
 //
-// Regions (r = hypot(v, x); thresholds measured against Arb with tests/tools/dev_bessel_k_check.py):
+// Regions (r = hypot(v, x); thresholds measured against Arb with tests/tools/dev_bessel_k_check.py).
+// All arithmetic is in double, also for float (see below); float only relaxes tolerances.
 //
-//  1. Debye / uniform expansion, r >= kDebyeMinR (double 22, float 10).
+//  1. Debye / uniform expansion, r >= 22 (double), r >= 10 (float).
 //       K_v(x) = sqrt(pi/(2r)) exp(-v eta) S,  v eta = r + v log(x/(v+r)),
 //       S = sum_k (-1/r)^k P_k(p^2),  p = v/r,  P_k from kDebyeCoeffs (u_k(p)/v^k = r^-k P_k(p^2)).
 //     Written in r and p so it is also the large-x Hankel expansion when v -> 0.  The number of
-//     terms is picked from r (the largest first omitted term max_p r^-k |P_k| below 1e-16 in
-//     double, 2e-8 in float; see bk_debye_terms): double 21 terms at r >= 22 down to 3 at
-//     r >= 91000; float 10 terms at r >= 10 down to 3 at r >= 160.
-//     The phase v eta (and v eta - x for kve, as v^2/(r+x) + v log(x/(v+r))) is computed in double
-//     also for float: it cancels by ~5x in the turning region and completely near the zero of eta,
-//     x = z0 v (z0 = 0.66274...), which cost float up to 1e-5.  Where |x - z0 v| < 0.15 z0 v
-//     (only v >= 18 in this region) it comes from a 26-term Taylor series of eta around z0 in
-//     d = x - v z0 formed in double-word arithmetic: plain double lost up to 1.2e-14 there.
-//  2. r < kDebyeMinR: v = mu + n, mu in (-1/2, 1/2].  K_mu and s_0 = (x/2) K_{mu+1}/K_mu from
-//     Temme's series for x <= 2 in double, x <= 1 in float (the series cancels by up to ~10x as
-//     x grows: float reached 5e-6 at x = 2, 7e-7 with the switch at 1; CF2 needs ever more
-//     iterations as x falls) or Steed's evaluation of Temme's continued fraction CF2 above.
-//     Then s_k = (x/2) K_{mu+k+1}/K_{mu+k} = (mu+k) + (x^2/4)/s_{k-1} (all terms positive) and
-//     log K_v = log K_mu + sum log s_k + n log(2/x): only logs of moderate numbers, so nothing
-//     overflows even at x = 5e-324 (all exponentials used are at most (x/2)^(-1/2)).
-// log_kv_dx uses the same regions: -K_{v+1}/K_v + v/x = -v/x - (x/2)/s_{n-1} from the recurrence
-// (no cancellation), and in the Debye region the exact x-derivative of the truncated expansion.
+//     terms is picked from r (the largest first omitted term max_p r^-k |P_k| below 1e-16 for
+//     double, 2e-8 for float; see bk_debye_terms): double 21 terms at r >= 22 down to 3 at
+//     r >= 91000; float 10 terms at r >= 10 down to 3 at r >= 160.  Each term count is its own
+//     unrolled instantiation.  0.5 log(pi/(2r)) + log S is one log.
+//     Near the zero of eta, x = z0 v (z0 = 0.66274...), v eta cancels; where |x - z0 v| < 0.15 z0 v
+//     it comes from a 26-term Taylor series of eta around z0 in d = x - v z0 formed in
+//     double-word arithmetic (plain double lost up to 1.2e-14 there).
+//  2. r below that: v = mu + n, mu in (-1/2, 1/2].  K_mu and K_{mu+1} from
+//       x <= 1.5: Temme's series (it cancels by ~e^(2x): 7.9e-15 at x = 2, 3e-15 at 1.5);
+//       x >  1.5: Miller's backward recurrence for Temme's z_k = U(mu+1/2+k, 2mu+1, 2x) with the
+//                 start index fitted in x (no divisions in the dependency chain, unlike Steed's
+//                 CF2, which was 3x slower).
+//     Then the forward recurrence up to v (see bk_small for the scalings that avoid overflow and
+//     cancellation) and a single log at the end.
+// log_kv_dx uses the same regions: -K_{v-1}/K_v - v/x from the recurrence (no cancellation), and in
+// the Debye region the exact x-derivative of the truncated expansion.
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
@@ -312,9 +312,14 @@ FS_HOST_DEVICE FS_INLINE void bk_miller(double mu, double x, double& t0, double&
 }
 
 // Small-r core: log K_v(x) (+x if scaled) and, with want_d, dlog = d/dx log K_v(x).
-// v = mu + n, mu in (-1/2, 1/2]; t_k = c K_{mu+k}(x) (x/2)^k obeys t_{k+1} = (mu+k) t_k + (x^2/4) t_{k-1}
-// (all terms positive: forward recurrence is stable for K), and log K_v = log(t_n/c) + n log(2/x).
-// No t_k over/underflows for r < 22: t_0 <= ~(x/2)^(-1/2) <= 1e162, the growth is < 30^22.
+// v = mu + n, mu in (-1/2, 1/2]; forward recurrence from K_mu, K_{mu+1} (all terms positive: stable
+// for K).
+// x <= 1.5: t_k = K_{mu+k}(x) (x/2)^k obeys t_{k+1} = (mu+k) t_k + (x^2/4) t_{k-1} and
+//   log K_v = log t_n + n log(2/x), two terms of the same sign (no cancellation); no t_k over- or
+//   underflows: t_0 <= ~(x/2)^(-1/2) <= 1e162, the growth is < 30^22.
+// x > 1.5: recur on u_k = K_{mu+k}(x) (times e^x if scaled) itself, K_v <= K_22(1.5) ~ 1e22, and
+//   take one log at the end: adding log(2/x) terms there cancelled against log t_n (5.6e-15
+//   absolute error at v = 18.5, x = 11.3, where log K_v = 0.46).
 template <class T, bool scaled, bool want_d>
 FS_HOST_DEVICE FS_INLINE double bk_small(double v, double x, double& dlog) {
   const double ln2 = 0.69314718055994530942;
@@ -323,31 +328,41 @@ FS_HOST_DEVICE FS_INLINE double bk_small(double v, double x, double& dlog) {
   int n = int(vh);
   if (double(n) < vh) ++n;
   const double mu = v - double(n);
-  double t0, t1, base;  // base = -log c (+x if scaled)
-  double lx = 0.0;
+  double t0, t1;
   if (x <= 1.5) {
-    lx = math::log(x);
+    const double lx = math::log(x);
     bk_temme_series<T>(mu, x, lx, t0, t1);
-    base = scaled ? x : 0.0;
-  } else {
-    bk_miller<T>(mu, x, t0, t1);
-    if (n > 0) lx = math::log(x);
-    base = 0.5 * (0.45158270528945486473 - lx) - (scaled ? 0.0 : x);  // log sqrt(pi/(2x)) - x
-    if (n == 0) base = 0.5 * math::log(1.5707963267948966 / x) - (scaled ? 0.0 : x);
+    const double base = scaled ? x : 0.0;
+    if (n == 0) {
+      if (want_d) dlog = (mu - 2.0 * t1 / t0) / x;
+      return base + math::log(t0);
+    }
+    const double x2 = 0.25 * x * x;
+    double tp = t0, tc = t1;
+    for (int k = 1; k < n; ++k) {
+      const double tn = (mu + double(k)) * tc + x2 * tp;
+      tp = tc;
+      tc = tn;
+    }
+    if (want_d) dlog = -v / x - 0.5 * x * tp / tc;
+    return base + math::log(tc) + double(n) * (ln2 - lx);
   }
+  bk_miller<T>(mu, x, t0, t1);
+  const double xi = 1.0 / x;
+  const double g = math::sqrt(1.5707963267948966 * xi) * (scaled ? 1.0 : math::exp(-x));
+  double up = t0 * g;               // K_mu
+  double uc = up * (2.0 * xi) * (t1 / t0);  // K_{mu+1}
   if (n == 0) {
-    if (want_d) dlog = (mu - 2.0 * t1 / t0) / x;
-    return base + math::log(t0);
+    if (want_d) dlog = (mu - 2.0 * t1 / t0) * xi;
+    return math::log(up);
   }
-  const double x2 = 0.25 * x * x;
-  double tp = t0, tc = t1;
   for (int k = 1; k < n; ++k) {
-    const double tn = (mu + double(k)) * tc + x2 * tp;
-    tp = tc;
-    tc = tn;
+    const double un = (2.0 * (mu + double(k)) * xi) * uc + up;
+    up = uc;
+    uc = un;
   }
-  if (want_d) dlog = -v / x - 0.5 * x * tp / tc;
-  return base + math::log(tc) + double(n) * (ln2 - lx);
+  if (want_d) dlog = -v * xi - up / uc;
+  return math::log(uc);
 }
 
 template <class T, bool scaled>
