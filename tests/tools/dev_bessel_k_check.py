@@ -100,7 +100,7 @@ def make_points(n, seed):
             xs.append(rr * np.sin(ang))
     pts["Debye tier switches"] = (np.array(vs), np.array(xs))
     m = n // 5
-    pts["x ~ 2 (Temme/CF2)"] = (rng.uniform(0, 22, m), 2 * (1 + rng.uniform(-1e-3, 1e-3, m)))
+    pts["x ~ 1.5 (Temme/Miller)"] = (rng.uniform(0, 22, m), 1.5 * (1 + rng.uniform(-1e-3, 1e-3, m)))
     v = lu(1, 1e5, m)
     pts["turning x ~ v"] = (v, v * (1 + rng.uniform(-0.1, 0.1, m)))
     v = lu(20, 1e5, m)

@@ -23,9 +23,9 @@ def t(f):
 
 cases = {
     "grid v[1e-3,1e5] x[1e-8,1e6]": (lu(1e-3, 1e5), lu(1e-8, 1e6)),
-    "temme v<22 x<2": (rng.uniform(0, 22, m), lu(1e-8, 2)),
-    "temme v<1 x<2": (rng.uniform(0, 1, m), lu(1e-8, 2)),
-    "cf2 v<22 2<x<22": (rng.uniform(0, 22, m), rng.uniform(2, 20, m)),
+    "temme v<22 x<1.5": (rng.uniform(0, 22, m), lu(1e-8, 1.5)),
+    "temme v<1 x<1.5": (rng.uniform(0, 1, m), lu(1e-8, 1.5)),
+    "miller v<22 1.5<x<20": (rng.uniform(0, 22, m), rng.uniform(1.5, 20, m)),
     "debye r 22-64": (rng.uniform(0, 20, m), rng.uniform(22, 64, m)),
     "debye r 64-430": (lu(64, 430), lu(1e-3, 400)),
     "debye r 430-1e5": (lu(430, 1e5), lu(1e-8, 1e5)),
