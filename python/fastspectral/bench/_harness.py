@@ -344,6 +344,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
 
 
+def format_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                          right: Sequence[bool] | None = None) -> str:
+    """The same table as GitHub-flavoured markdown (for the README)."""
+    right = right if right is not None else [False] * len(headers)
+    align = ["---:" if r else "---" for r in right]
+    lines = [headers, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
 def _metric_header(key: str) -> str:
     name = key.removesuffix("_fraction").replace("_", " ")
     return f"{name} %" if key.endswith("_fraction") else name
@@ -364,7 +373,7 @@ def format_ratio(r: float) -> str:
     return f"{r:.3g}x" if math.isfinite(r) else str(r)
 
 
-def results_table(results: Sequence[CaseResult]) -> str:
+def results_table(results: Sequence[CaseResult], markdown: bool = False) -> str:
     """The main table: one row per case, medians, ns/element, ratio and quality metrics."""
     metric_keys: list[str] = []
     for r in results:
@@ -384,10 +393,10 @@ def results_table(results: Sequence[CaseResult]) -> str:
                      *(_metric_cell(k, r.metrics[k]) if k in r.metrics else ""
                        for k in metric_keys)])
     right = [False] * 4 + [True] * (len(headers) - 4)
-    return format_table(headers, rows, right)
+    return (format_markdown_table if markdown else format_table)(headers, rows, right)
 
 
-def summary_table(results: Sequence[CaseResult]) -> str:
+def summary_table(results: Sequence[CaseResult], markdown: bool = False) -> str:
     """Median ratio over input sets, per kernel (rows) and dtype/threads (columns)."""
     groups: dict[str, dict[str, list[float]]] = {}
     columns: list[str] = []
@@ -399,7 +408,8 @@ def summary_table(results: Sequence[CaseResult]) -> str:
         groups.setdefault(c.kernel, {}).setdefault(col, []).append(r.ratio)
     rows = [[k, *(format_ratio(float(np.median(v[col]))) if col in v else "" for col in columns)]
             for k, v in groups.items()]
-    return format_table(["kernel", *columns], rows, [False] + [True] * len(columns))
+    fmt = format_markdown_table if markdown else format_table
+    return fmt(["kernel", *columns], rows, [False] + [True] * len(columns))
 
 
 def report_json(results: Sequence[CaseResult], config: dict[str, Any],
