@@ -33,7 +33,8 @@
 //  cost 1.4e-14 at v ~ 19.5, x ~ 14), with its -log(v+1)/2 folded into log(sum); plain lgamma below.
 //  Float: log_iv with r < 64 or |x - z0 v| <= 0.35 v, and log_ive with r < R0, are evaluated in
 //  double and rounded once (pure-float cancellation of O(r) terms gave up to 2e-6 there).
-//  Everything else (and iv_ratio, log_iv_dx) runs in float arithmetic.
+//  iv_ratio (and log_iv_dx) in float run the continued fraction in double (float CF: 5.7e-7).
+//  Everything else runs in float arithmetic.
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
@@ -324,7 +325,11 @@ FS_HOST_DEVICE T iv_ratio_nonneg(T v, T x) {
   if (x == T(0)) return T(0);
   if (x == math::infinity<T>()) return T(1);
   if (v == math::infinity<T>()) return T(0);
-  if (x <= Tr::kSeriesMaxR || x <= Tr::kCfFrac * v) return iv_ratio_cf(v, x);
+  if (x <= Tr::kSeriesMaxR || x <= Tr::kCfFrac * v) {
+    // Float: the float CF's rounding reached 5.7e-7 (v ~ 4, x ~ 6); run it in double.
+    if (sizeof(T) < sizeof(double)) return T(iv_ratio_cf<double>(double(v), double(x)));
+    return iv_ratio_cf(v, x);
+  }
   // Difference of the two Debye expressions, orders a = v and b = |v - 1| (the r-form is even
   // in the order; I_{-c} - I_c is O(e^{-2x}) relative, negligible for x >= R0).
   const T a = v;
