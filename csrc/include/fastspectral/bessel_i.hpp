@@ -9,8 +9,12 @@
 //     every p = v/r in [0, 1]; the worst p is 0 (the Hankel limit), so R0 does not depend on v.
 //   * r >= R0: Debye expansion in the r-form (valid uniformly down to v = 0, where it is the Hankel
 //     expansion):  log I = r - v log((v+r)/x) - log(2 pi r)/2 + log(sum_k P_k(p^2) / r^k).
-//     Number of terms N(r) from the table kDebyeMinR* (smallest N whose first omitted term is below
-//     tolerance at every p): N = 19..20 near R0, 4 at r ~ 1e5, 2 beyond 6e7 (double).
+//     Number of terms: the table kDebyeMinR* gives the smallest N whose first omitted term is below
+//     tolerance at every p (double: 19 at R0, 6 from r = 553, 4 from 8654); debye_tail rounds it up
+//     to one of a few unrolled counts (double 6/10/14/19, float 4/6/12) because on mixed inputs
+//     each extra class is a mispredicted branch that costs more than the extra (parallel) FMAs.
+//     log_iv takes log((v+r)/x) as a plain log for all x (its error ~eps*v is small against
+//     log I >= 0.5 v where x >= v); log_ive needs the log1p form there.
 //     The exponentially small second solution (relative e^{-2x}) is below 1e-20 for x >= R0.
 //   * Inside the Debye region, for log_iv only, the band |x - z0 v| <= kBand * v around the zero z0 =
 //     0.66274... of eta(z) = sqrt(1+z^2) + log(z/(1+sqrt(1+z^2))) (where r and v log(...) cancel
@@ -26,10 +30,11 @@
 //     difference that is formed without cancellation (r_a - r_b = (a-b)(a+b)/(r_a+r_b), ...).
 //  log_iv_dx = iv_ratio(v+1, x) + v/x (both positive).
 //  Series lead v log(x/2) - lgamma(v+1): Stirling form for v >= 8 (lgamma's rounding near log I = 0
-//  cost 1.4e-14 at v ~ 19.5, x ~ 14); plain lgamma below.
+//  cost 1.4e-14 at v ~ 19.5, x ~ 14), with its -log(v+1)/2 folded into log(sum); plain lgamma below.
 //  Float: log_iv with r < 64 or |x - z0 v| <= 0.35 v, and log_ive with r < R0, are evaluated in
 //  double and rounded once (pure-float cancellation of O(r) terms gave up to 2e-6 there).
-//  Everything else (and iv_ratio, log_iv_dx) runs in float arithmetic.
+//  iv_ratio (and log_iv_dx) in float run the continued fraction in double (float CF: 5.7e-7).
+//  Everything else runs in float arithmetic.
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
@@ -52,7 +57,8 @@ FS_CONSTANT double kEtaBand[24] = {
 };
 
 // kDebyeMinR*[N]: smallest r at which N Debye terms (k = 0..N-1) leave a first omitted term
-// max_p |u_N(p)| / v^N below 2e-17 (double) / 3e-9 (float).  Zero = never needed.
+// max_p |u_N(p)| / v^N below 2e-17 (double) / 3e-9 (float).  Zero = never needed.  debye_tail
+// repeats the entries it uses as literals (host code cannot read a __device__ table).
 FS_CONSTANT double kDebyeMinRD[21] = {0.0,   0.0,   5.929e+07, 1.541e+05, 8654,  1626,  553.1,
                                       262.7, 153.2, 102.2,     74.82,     58.52, 48.06, 40.96,
                                       35.92, 32.21, 29.41,     27.24,     25.53, 24.17, 23.07};
@@ -102,31 +108,51 @@ FS_HOST_DEVICE FS_INLINE T bessel_i_hypot(T v, T x) {
   return math::hypot(v, x);
 }
 
-// Number of Debye terms for r >= kSeriesMaxR.
-template <class T>
-FS_HOST_DEVICE FS_INLINE int debye_terms(T r) {
-  int n = 2;
-  if (sizeof(T) == sizeof(double)) {
-    const double* thr = kDebyeMinRD;
-    while (double(r) < thr[n]) ++n;
-  } else {
-    const float* thr = kDebyeMinRF;
-    while (float(r) < thr[n]) ++n;
+#if defined(__CUDACC__)
+#define FS_BESSEL_I_UNROLL _Pragma("unroll")
+#else
+#define FS_BESSEL_I_UNROLL _Pragma("GCC unroll 32")
+#endif
+
+// sum_{k=1}^{N-1} P_k(p2) rho^k (the Debye sum minus its leading 1) for a fixed N, so that the
+// loops unroll: the P_k are independent chains with immediate coefficients, each split into even
+// and odd powers (two chains of half the length), and only the rho-Horner is serial.
+// (A loop with a per-point trip count was 25% of log_iv's time, mostly mispredicted exits.)
+template <class T, int N>
+FS_HOST_DEVICE FS_INLINE T debye_tail_n(T p2, T rho) {
+  const T p4 = p2 * p2;
+  T acc = T(0);
+  FS_BESSEL_I_UNROLL
+  for (int k = N - 1; k >= 1; --k) {
+    const int je = k & ~1, jo = (k - 1) | 1;  // highest even / odd index <= k
+    T e = T(kDebyeCoeffs[k][je]);
+    FS_BESSEL_I_UNROLL
+    for (int j = je - 2; j >= 0; j -= 2) e = e * p4 + T(kDebyeCoeffs[k][j]);
+    T o = T(kDebyeCoeffs[k][jo]);
+    FS_BESSEL_I_UNROLL
+    for (int j = jo - 2; j >= 1; j -= 2) o = o * p4 + T(kDebyeCoeffs[k][j]);
+    acc = acc * rho + (e + p2 * o);
   }
-  return n;
+  return acc * rho;
 }
 
-// sum_{k=1}^{n-1} P_k(p2) rho^k, the Debye sum minus its leading 1.
+// Debye sum minus 1 for r >= kSeriesMaxR with enough terms (kDebyeMinR*), rounded up to one of a
+// few unrolled term counts.  Few classes on purpose: on mixed inputs each class switch is a
+// mispredicted branch, which costs more than the extra FMAs of a longer (unrolled, parallel) sum.
 template <class T>
-FS_HOST_DEVICE FS_INLINE T debye_tail(T p2, T rho, int n) {
-  T tail = T(0);
-  for (int k = n - 1; k >= 1; --k) {
-    const double* c = kDebyeCoeffs[k];
-    T pk = T(c[k]);
-    for (int j = k - 1; j >= 0; --j) pk = pk * p2 + T(c[j]);
-    tail = (tail + pk) * rho;
+FS_HOST_DEVICE FS_INLINE T debye_tail(T p2, T rho, T r) {
+  if (sizeof(T) == sizeof(double)) {
+    const double rd = double(r);
+    // literals = kDebyeMinRD[6], [10], [14] (a __device__ table cannot be read by host code)
+    if (rd >= 553.1) return debye_tail_n<T, 6>(p2, rho);
+    if (rd >= 74.82) return debye_tail_n<T, 10>(p2, rho);
+    if (rd >= 35.92) return debye_tail_n<T, 14>(p2, rho);
+    return debye_tail_n<T, 19>(p2, rho);  // kDebyeMinRD[19] < kSeriesMaxR
   }
-  return tail;
+  const float rf = float(r);
+  if (rf >= 78.19f) return debye_tail_n<T, 4>(p2, rho);  // kDebyeMinRF[4], [6]
+  if (rf >= 23.99f) return debye_tail_n<T, 6>(p2, rho);
+  return debye_tail_n<T, 12>(p2, rho);  // kDebyeMinRF[12] < kSeriesMaxR
 }
 
 // log((v + r)/x) > 0 without overflow and, for x >= v, without the log of a number near 1.
@@ -143,10 +169,9 @@ FS_HOST_DEVICE FS_INLINE T debye_log_ratio(T v, T x, T r, T t) {
 // log(sum) - log(2 pi r)/2, folded into one log where 1/r is a normal number.
 template <class T>
 FS_HOST_DEVICE FS_INLINE T debye_prefactor(T v, T r) {
-  const int n = debye_terms(r);
   const T rho = T(1) / r;
   const T p = v * rho;
-  const T tail = debye_tail(p * p, rho, n);
+  const T tail = debye_tail(p * p, rho, r);
   const T inv_2pi = T(0.159154943091895335768883763372514362L);
   if (r < BesselITraits<T>::kHugeR) {
     const T s = T(1) + tail;
@@ -155,33 +180,13 @@ FS_HOST_DEVICE FS_INLINE T debye_prefactor(T v, T r) {
   return math::log1p(tail) - T(0.5) * (T(1.83787706640934548356065947281123527L) + math::log(r));
 }
 
-// v log(x/2) - lgamma(v+1).  For v >= 8 the two ~v log v terms nearly cancel where log I_v ~ 0 and
-// lgamma's own rounding (~1e-14 absolute at v ~ 20) would dominate: use Stirling's series so the
-// largest intermediate is v log(x/(2(v+1))) ~ v instead of ~ v log v.
-template <class T>
-FS_HOST_DEVICE FS_INLINE T log_iv_series_lead(T v, T x) {
-  if (v == T(0)) return T(0);
-  if (v < T(8)) return v * (math::log(x) - T(0.693147180559945309417232121458176568L)) - math::lgamma_pos(v + T(1));
-  const T w = v + T(1);
-  const T iw = T(1) / w, iw2 = iw * iw;
-  // sum_k B_2k / (2k (2k-1) w^(2k-1)), k = 1..9 (error < 1e-17 for w >= 9)
-  T sig = T(43867.0 / 244188.0);
-  sig = sig * iw2 - T(3617.0 / 122400.0);
-  sig = sig * iw2 + T(1.0 / 156.0);
-  sig = sig * iw2 - T(691.0 / 360360.0);
-  sig = sig * iw2 + T(1.0 / 1188.0);
-  sig = sig * iw2 - T(1.0 / 1680.0);
-  sig = sig * iw2 + T(1.0 / 1260.0);
-  sig = sig * iw2 - T(1.0 / 360.0);
-  sig = sig * iw2 + T(1.0 / 12.0);
-  sig *= iw;
-  // the part that cancels; for tiny x (x/(2w) could underflow) nothing cancels
-  const T big = (x < BesselITraits<T>::kSeriesTinyX ? v * (math::log(x) - math::log(T(2) * w))
-                                                     : v * math::log(x / (T(2) * w))) + w;
-  return big - (T(0.5) * math::log(w) + T(0.918938533204672741780329736405617640L) + sig);
-}
-
-// Power-series log I_v(x) for small r.
+// Power-series log I_v(x) for small r:
+//   log I = v log(x/2) - lgamma(v+1) + log(sum),  sum = sum_k (x^2/4)^k/(k!(v+1)_k).
+// v < 8:  as written.  (1/Gamma(1+v) from a 19-term polynomial and a product, folded into the log
+//   of the sum, saved the lgamma call but measured 5 ns/point slower than glibc's lgamma_r.)
+// v >= 8: the v log(x/2) and lgamma(v+1) ~ v log v terms nearly cancel where log I_v ~ 0, and
+//   lgamma's own rounding (~1e-14 absolute at v ~ 20) would dominate; use Stirling's series so the
+//   largest intermediate is v log(x/(2w)) ~ v (w = v+1), with -log(w)/2 + log(sum) as one log.
 template <class T>
 FS_HOST_DEVICE T log_iv_series(T v, T x) {
   using Tr = BesselITraits<T>;
@@ -198,7 +203,25 @@ FS_HOST_DEVICE T log_iv_series(T v, T x) {
     sum += t1 + term;
     if (term <= sum * Tr::kSeriesTol) break;
   }
-  return log_iv_series_lead(v, x) + math::log(sum);
+  const T ln2 = T(0.693147180559945309417232121458176568L);
+  if (v < T(8)) return v * (math::log(x) - ln2) - math::lgamma_pos(v + T(1)) + math::log(sum);
+  const T w = v + T(1);
+  const T iw = T(1) / w, iw2 = iw * iw;
+  // sum_k B_2k / (2k (2k-1) w^(2k-1)), k = 1..9 (error < 1e-17 for w >= 9)
+  T sig = T(43867.0 / 244188.0);
+  sig = sig * iw2 - T(3617.0 / 122400.0);
+  sig = sig * iw2 + T(1.0 / 156.0);
+  sig = sig * iw2 - T(691.0 / 360360.0);
+  sig = sig * iw2 + T(1.0 / 1188.0);
+  sig = sig * iw2 - T(1.0 / 1680.0);
+  sig = sig * iw2 + T(1.0 / 1260.0);
+  sig = sig * iw2 - T(1.0 / 360.0);
+  sig = sig * iw2 + T(1.0 / 12.0);
+  sig *= iw;
+  // the part that cancels; for tiny x (x/(2w) could underflow) nothing cancels
+  const T big = (x < Tr::kSeriesTinyX ? v * (math::log(x) - math::log(T(2) * w))
+                                      : v * math::log(x / (T(2) * w))) + w;
+  return big - (T(0.918938533204672741780329736405617640L) + sig) + T(0.5) * math::log(sum * sum * iw);
 }
 
 // v * eta(x/v) for x near z0 v.
@@ -227,8 +250,10 @@ FS_HOST_DEVICE T log_iv_core(T v, T x, T r) {
   if (math::fabs(x - T(Tr::kZ0Hi) * v) <= Tr::kBand * v) {
     veta = veta_band(v, bessel_i_z0_offset(v, x));
   } else {
-    const T t = v / (r + x);
-    veta = r - v * debye_log_ratio(v, x, r, t);
+    // log((v+r)/x) by a plain log also for x >= v (no branch): its ~eps absolute error times v is
+    // small against log I >= 0.5 v there; log_ive, which can be much smaller, needs the log1p form.
+    const T s = v + r;
+    veta = r - v * (x > s * Tr::kTinyRatio ? math::log(s / x) : math::log(s) - math::log(x));
   }
   return veta + debye_prefactor(v, r);
 }
@@ -300,7 +325,11 @@ FS_HOST_DEVICE T iv_ratio_nonneg(T v, T x) {
   if (x == T(0)) return T(0);
   if (x == math::infinity<T>()) return T(1);
   if (v == math::infinity<T>()) return T(0);
-  if (x <= Tr::kSeriesMaxR || x <= Tr::kCfFrac * v) return iv_ratio_cf(v, x);
+  if (x <= Tr::kSeriesMaxR || x <= Tr::kCfFrac * v) {
+    // Float: the float CF's rounding reached 5.7e-7 (v ~ 4, x ~ 6); run it in double.
+    if (sizeof(T) < sizeof(double)) return T(iv_ratio_cf<double>(double(v), double(x)));
+    return iv_ratio_cf(v, x);
+  }
   // Difference of the two Debye expressions, orders a = v and b = |v - 1| (the r-form is even
   // in the order; I_{-c} - I_c is O(e^{-2x}) relative, negligible for x >= R0).
   const T a = v;
@@ -311,11 +340,10 @@ FS_HOST_DEVICE T iv_ratio_nonneg(T v, T x) {
   const T la = debye_log_ratio(a, x, ra, a / (ra + x));
   const T dl = math::log1p((dab + drr) / (b + rb));  // la - lb
   const T e = drr - dab * la - b * dl;
-  const int n = debye_terms(rb);
   const T rhoa = T(1) / ra, rhob = T(1) / rb;
   const T pa = a * rhoa, pb = b * rhob;
-  const T ta = debye_tail(pa * pa, rhoa, n);
-  const T tb = debye_tail(pb * pb, rhob, n);
+  const T ta = debye_tail(pa * pa, rhoa, rb);  // same term count for both (rb <= ra)
+  const T tb = debye_tail(pb * pb, rhob, rb);
   const T ls = math::log1p((ta - tb) / (T(1) + tb));
   const T lp = T(-0.5) * math::log1p(drr / rb);
   return math::exp(e + lp + ls);
