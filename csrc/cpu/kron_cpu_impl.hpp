@@ -68,11 +68,23 @@ static void panel_rows(std::int64_t M, std::int64_t K, const T* P, std::int64_t 
 
 // Column panels: wide ones first, then narrower vectors for the remainder (no masks, no
 // packing: a width-7 remainder runs as 4 + 2 + 1).
+constexpr std::int64_t kKC = 128;  // K block: a packed K x 3W panel stays in L1
+
 template <class T, int W, bool ACC>
 static void gemm_cols(std::int64_t M, std::int64_t N, std::int64_t K, const T* P,
                       std::int64_t prs, std::int64_t pcs, const T* Q, std::int64_t qrs, T* C,
                       std::int64_t crs) {
   std::int64_t j = 0;
+  if (M >= 16 && qrs != 3 * W) {
+    // Q rows far apart (a long R axis) alias in L1 sets and get evicted between the M / 4
+    // micro-kernels reusing them; a packed copy of the panel stays put.
+    alignas(64) T pack[kKC * 3 * W];
+    for (; j + 3 * W <= N; j += 3 * W) {
+      for (std::int64_t p = 0; p < K; ++p)
+        std::memcpy(pack + p * 3 * W, Q + p * qrs + j, sizeof(T) * 3 * W);
+      panel_rows<T, W, 4, 3, ACC>(M, K, P, prs, pcs, pack, 3 * W, C + j, crs);
+    }
+  }
   for (; j + 3 * W <= N; j += 3 * W)
     panel_rows<T, W, 4, 3, ACC>(M, K, P, prs, pcs, Q + j, qrs, C + j, crs);
   if (j + 2 * W <= N) {
@@ -93,7 +105,7 @@ static void gemm_cols(std::int64_t M, std::int64_t N, std::int64_t K, const T* P
 template <class T, int W>
 static void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* P, std::int64_t prs,
                  std::int64_t pcs, const T* Q, std::int64_t qrs, T* C, std::int64_t crs) {
-  constexpr std::int64_t KC = 256;
+  constexpr std::int64_t KC = kKC;
   constexpr std::int64_t MC = 120;
   for (std::int64_t pc = 0; pc < K; pc += KC) {
     const std::int64_t kb = std::min(KC, K - pc);
@@ -273,9 +285,18 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
     else if (out_size[p] > B * n_out)
       needB = std::max(needB, out_size[p]);
   }
+  bool all_square = true;
+  for (int i : active) all_square = all_square && fv[i].m == fv[i].n;
+  if (all_square) {
+    // Every pass after the first runs in place on y (each block or chunk is buffered in
+    // cache before its result is stored), so no scratch array is allocated and no fresh pages
+    // are faulted in: for arrays larger than the caches that was a third of the run time.
+    for (int p = 0; p < P; ++p) outp[p] = y;
+    needA = needB = 0;
+  }
   tmpA.resize(std::size_t(needA));
   tmpB.resize(std::size_t(needB));
-  for (int p = 0; p < P; ++p) {
+  for (int p = 0; p < P && !all_square; ++p) {
     const int back = P - 1 - p;
     if (back == 0)
       outp[p] = y;
@@ -361,31 +382,58 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
           t.resize(std::size_t(Lk * f.m * Rk));
           out = t.data();
         }
+        const double pass_flops = 2.0 * double(Lk) * double(f.m) * double(f.n) * double(Rk);
+        const int pnt = pass_flops < 4e6 ? 1 : nt;
         if (Rk == 1) {
           const std::int64_t MB = 64;
           const std::int64_t nb = (Lk + MB - 1) / MB;
 #if defined(FS_HAVE_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static) if (nb > 1)
+#pragma omp parallel for num_threads(pnt) schedule(static) if (nb > 1 && pnt > 1)
 #endif
           for (std::int64_t b = 0; b < nb; ++b) {
             const std::int64_t l0 = b * MB, nl = std::min(MB, Lk - l0);
-            mode_product<T, W>(f, in + l0 * f.n, nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
+            if (in == out) {
+              thread_local std::vector<T> rbuf;
+              rbuf.resize(std::size_t(nl * f.n));
+              std::memcpy(rbuf.data(), in + l0 * f.n, sizeof(T) * std::size_t(nl * f.n));
+              mode_product<T, W>(f, rbuf.data(), nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
+            } else {
+              mode_product<T, W>(f, in + l0 * f.n, nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
+            }
           }
         } else {
-          // Split R into column chunks until there is enough work for every thread.
-          std::int64_t CW = Rk;
+          // Column chunks: small enough that the chunk's n rows, gathered into a contiguous
+          // buffer, sit in L2 (n rows R apart would be n concurrent strided streams, more than
+          // the prefetchers follow), and numerous enough for every thread.
+          const std::int64_t cache_cols =
+              std::max<std::int64_t>(3 * W, (131072 / std::int64_t(sizeof(T)) / f.n) / (3 * W) * (3 * W));
+          std::int64_t CW = std::min(Rk, cache_cols);
           const std::int64_t step = 3 * W * 4;
-          while (Lk * ((Rk + CW - 1) / CW) < 4 * nt && CW > step)
+          while (Lk * ((Rk + CW - 1) / CW) < 4 * pnt && CW > step)
             CW = ((CW / 2 + 3 * W - 1) / (3 * W)) * (3 * W);
           const std::int64_t nc = (Rk + CW - 1) / CW;
           const std::int64_t nu = Lk * nc;
+          const bool gather = (nc > 1 && f.n >= 8) || in == out;
 #if defined(FS_HAVE_OPENMP)
-#pragma omp parallel for num_threads(nt) schedule(static) if (nu > 1)
+#pragma omp parallel num_threads(pnt) if (nu > 1 && pnt > 1)
 #endif
-          for (std::int64_t u = 0; u < nu; ++u) {
-            const std::int64_t l = u / nc, c0 = (u % nc) * CW, cw = std::min(CW, Rk - c0);
-            gemm<T, W>(f.m, cw, f.n, f.a, f.rs, f.cs, in + l * f.n * Rk + c0, Rk,
-                       out + l * f.m * Rk + c0, Rk);
+          {
+            std::vector<T> gbuf(gather ? std::size_t(f.n * CW) : 0);
+#if defined(FS_HAVE_OPENMP)
+#pragma omp for schedule(static)
+#endif
+            for (std::int64_t u = 0; u < nu; ++u) {
+              const std::int64_t l = u / nc, c0 = (u % nc) * CW, cw = std::min(CW, Rk - c0);
+              const T* q = in + l * f.n * Rk + c0;
+              std::int64_t qs = Rk;
+              if (gather) {
+                for (std::int64_t b = 0; b < f.n; ++b)
+                  std::memcpy(gbuf.data() + b * cw, q + b * Rk, sizeof(T) * std::size_t(cw));
+                q = gbuf.data();
+                qs = cw;
+              }
+              gemm<T, W>(f.m, cw, f.n, f.a, f.rs, f.cs, q, qs, out + l * f.m * Rk + c0, Rk);
+            }
           }
         }
         cur[k] = f.m;
