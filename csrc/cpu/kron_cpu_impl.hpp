@@ -145,6 +145,19 @@ static void mode_product(const FactorView<T>& f, const T* src, std::int64_t L, s
   }
 }
 
+// Per-thread scratch that only grows. Allocating (and freeing) cache-sized buffers on every
+// call made glibc mmap/munmap them, and each munmap in a multithreaded process is a TLB
+// shootdown across CPUs: on a busy VM that stalled a call by whole 4 ms scheduler ticks.
+// Slots 0-3: per-block buffers; 4-7: the calling thread's pass-to-pass arrays (kept between
+// calls, so a thread holds on to its largest intermediate).
+template <class T>
+static T* thread_scratch(int slot, std::size_t n) {
+  thread_local std::vector<T> bufs[8];
+  std::vector<T>& b = bufs[slot];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
 struct KronGroup {
   int lo, hi;            // axes lo..hi (inclusive), applied from hi down to lo
   bool fused;            // processed block by block in cache
@@ -274,7 +287,6 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
       out_size[p] = s;
     }
   }
-  std::vector<T> tmpA, tmpB;
   std::vector<T*> outp(P);
   std::int64_t needA = 0, needB = 0;
   for (int p = 0; p < P; ++p) {
@@ -294,16 +306,16 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
     for (int p = 0; p < P; ++p) outp[p] = y;
     needA = needB = 0;
   }
-  tmpA.resize(std::size_t(needA));
-  tmpB.resize(std::size_t(needB));
+  T* tmpA = needA ? thread_scratch<T>(4, std::size_t(needA)) : nullptr;
+  T* tmpB = needB ? thread_scratch<T>(5, std::size_t(needB)) : nullptr;
   for (int p = 0; p < P && !all_square; ++p) {
     const int back = P - 1 - p;
     if (back == 0)
       outp[p] = y;
     else if (back % 2 == 1)
-      outp[p] = tmpA.data();
+      outp[p] = tmpA;
     else
-      outp[p] = needB > 0 ? tmpB.data() : y;
+      outp[p] = needB > 0 ? tmpB : y;
   }
   // A y-as-scratch pass must never read y: guaranteed since consecutive passes alternate.
 
@@ -331,7 +343,8 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
 #pragma omp parallel num_threads(nt)
 #endif
       {
-        std::vector<T> buf0(std::size_t(lb * row)), buf1(std::size_t(lb * row));
+        T* buf0 = thread_scratch<T>(0, std::size_t(lb * row));
+        T* buf1 = thread_scratch<T>(1, std::size_t(lb * row));
 #if defined(FS_HAVE_OPENMP)
 #pragma omp for schedule(static)
 #endif
@@ -341,7 +354,7 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
           std::int64_t dl[64];
           for (int i = g.lo; i <= g.hi; ++i) dl[i - g.lo] = cur[i];
           const T* in = src + l0 * S_in * R_outer;
-          T* bufs[2] = {buf0.data(), buf1.data()};
+          T* bufs[2] = {buf0, buf1};
           int which = 0;
           int last = g.lo;
           while (!fv[last].a) ++last;
@@ -363,7 +376,6 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
       // One pass per factor of the group (groups that are not fused have one factor, or are
       // too short along L to share among threads).
       const T* in = src;
-      std::vector<T> gtmp[2];
       int toggle = 0;
       for (int k = g.hi; k >= g.lo; --k) {
         const FactorView<T>& f = fv[k];
@@ -377,10 +389,8 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
         if (k == last) {
           out = dst;
         } else {
-          std::vector<T>& t = gtmp[toggle];
+          out = thread_scratch<T>(6 + toggle, std::size_t(Lk * f.m * Rk));
           toggle ^= 1;
-          t.resize(std::size_t(Lk * f.m * Rk));
-          out = t.data();
         }
         const double pass_flops = 2.0 * double(Lk) * double(f.m) * double(f.n) * double(Rk);
         const int pnt = pass_flops < 4e6 ? 1 : nt;
@@ -388,15 +398,14 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
           const std::int64_t MB = 64;
           const std::int64_t nb = (Lk + MB - 1) / MB;
 #if defined(FS_HAVE_OPENMP)
-#pragma omp parallel for num_threads(pnt) schedule(static) if (nb > 1 && pnt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nb > 1 && pnt > 1)
 #endif
           for (std::int64_t b = 0; b < nb; ++b) {
             const std::int64_t l0 = b * MB, nl = std::min(MB, Lk - l0);
             if (in == out) {
-              thread_local std::vector<T> rbuf;
-              rbuf.resize(std::size_t(nl * f.n));
-              std::memcpy(rbuf.data(), in + l0 * f.n, sizeof(T) * std::size_t(nl * f.n));
-              mode_product<T, W>(f, rbuf.data(), nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
+              T* rbuf = thread_scratch<T>(2, std::size_t(nl * f.n));
+              std::memcpy(rbuf, in + l0 * f.n, sizeof(T) * std::size_t(nl * f.n));
+              mode_product<T, W>(f, rbuf, nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
             } else {
               mode_product<T, W>(f, in + l0 * f.n, nl, 1, f.n, 1, out + l0 * f.m, f.m, 1);
             }
@@ -415,10 +424,10 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
           const std::int64_t nu = Lk * nc;
           const bool gather = (nc > 1 && f.n >= 8) || in == out;
 #if defined(FS_HAVE_OPENMP)
-#pragma omp parallel num_threads(pnt) if (nu > 1 && pnt > 1)
+#pragma omp parallel num_threads(nt) if (nu > 1 && pnt > 1)
 #endif
           {
-            std::vector<T> gbuf(gather ? std::size_t(f.n * CW) : 0);
+            T* gbuf = gather ? thread_scratch<T>(3, std::size_t(f.n * CW)) : nullptr;
 #if defined(FS_HAVE_OPENMP)
 #pragma omp for schedule(static)
 #endif
@@ -428,8 +437,8 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
               std::int64_t qs = Rk;
               if (gather) {
                 for (std::int64_t b = 0; b < f.n; ++b)
-                  std::memcpy(gbuf.data() + b * cw, q + b * Rk, sizeof(T) * std::size_t(cw));
-                q = gbuf.data();
+                  std::memcpy(gbuf + b * cw, q + b * Rk, sizeof(T) * std::size_t(cw));
+                q = gbuf;
                 qs = cw;
               }
               gemm<T, W>(f.m, cw, f.n, f.a, f.rs, f.cs, q, qs, out + l * f.m * Rk + c0, Rk);
