@@ -17,6 +17,10 @@ numpy_shuffle, tensordot, gemm_equivalent); ``run_standalone()`` times them (med
 interleaved repeats) and prints a table.  For a fair NumPy rate run with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset (see the env notes): ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 python -m fastspectral.bench.kron_suite``.
+
+On a machine shared with other busy processes, libgomp's default wait policy (spin, then
+sleep) made parallel regions stall for whole 4 ms scheduler ticks; OMP_WAIT_POLICY=passive (or
+active) removed the stalls.  Record which was used with the numbers.
 """
 from __future__ import annotations
 
@@ -151,7 +155,8 @@ def run_standalone(quick: bool = False) -> list[dict[str, Any]]:
         blas = []
     import os
     print(f"# fastspectral kron bench (float64), BLAS: {blas}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"{'case':24s} {'fs GF/s':>9s} {'shuffle':>9s} {'tensordot':>9s} {'gemm':>9s}"
           f" {'x shuffle':>9s} {'x tdot':>7s} {'%gemm':>6s} {'fs best':>8s}  err")
     results = []
