@@ -6,6 +6,7 @@
 #include <omp.h>
 #endif
 
+#include "bind/kron_bind.hpp"
 #include "bind/ufuncs.hpp"
 
 namespace nb = nanobind;
@@ -37,4 +38,5 @@ NB_MODULE(_core, m) {
   m.doc() = "fastspectral CPU kernels (C++/OpenMP)";
   m.def("build_info", &build_info, "Compile-time facts about the CPU module.");
   fs::bind::register_bessel_ufuncs(m);
+  fs::bind::register_kron_core(m);
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "bind/kron_bind.hpp"
 #include "cuda/bessel_cuda.cuh"
 
 namespace nb = nanobind;
@@ -108,4 +109,5 @@ NB_MODULE(_cuda, m) {
         "out = f(v, x) element-wise on the GPU; contiguous arrays of equal size, one dtype.");
   m.def("bessel_unary", &bessel_unary, nb::arg("name"), nb::arg("x"), nb::arg("out"),
         nb::arg("stream"), "out = f(x) element-wise on the GPU.");
+  fs::bind::register_kron_cuda(m);
 }

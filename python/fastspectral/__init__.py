@@ -13,9 +13,10 @@ from __future__ import annotations
 from . import _core
 from ._dispatch import build_info, has_cuda
 from . import special
+from . import kron
 
 __version__ = "0.1.0"
 
 globals().update(special.generic)
 
-__all__ = ["__version__", "build_info", "has_cuda", "special", *special.generic]
+__all__ = ["__version__", "build_info", "has_cuda", "special", "kron", *special.generic]

@@ -1,0 +1,177 @@
+"""Benchmark suite for fastspectral.kron: (A_1 ⊗ ... ⊗ A_d) x for a batch of M vectors.
+
+Competitors, all in this process on identical inputs (float64):
+  numpy_shuffle   GPyTorch/linear_operator's algorithm: per factor a reshape, one GEMM and a
+                  transpose copy
+  tensordot       a chain of numpy.tensordot contractions on the (M, n_1, ..., n_d) tensor
+  gemm_equivalent numpy matmul of two s x s matrices with about the same flop count (the
+                  machine's BLAS rate: a ceiling for "GEMM-class" code)
+
+Rates are GFLOP/s with flops = 2 M N sum(n_i) for square factors (for rectangular ones the flops
+of the cheapest factor order).  Shapes follow the literature (FastKron, PPoPP 2024) scaled to a
+2-core machine: M in {1, 16, 256} with 8^6, 16^4, 32^3, 64^3, 128^2 and rectangular 16 x 8
+factors; M is cut so that one array stays <= 32 MiB (4 MiB with quick=True).
+
+``cases(quick)`` returns dicts (name, params, flops, and zero-argument callables fastspectral,
+numpy_shuffle, tensordot, gemm_equivalent); ``run_standalone()`` times them (median of
+interleaved repeats) and prints a table.  For a fair NumPy rate run with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset (see the env notes): ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+python -m fastspectral.bench.kron_suite``.
+
+On a machine shared with other busy processes, libgomp's default wait policy (spin, then
+sleep) made parallel regions stall for whole 4 ms scheduler ticks; OMP_WAIT_POLICY=passive (or
+active) removed the stalls.  Record which was used with the numbers.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from fastspectral.kron import kron_matvec
+
+SHAPES: list[tuple[str, list[tuple[int, int]]]] = [
+    ("8^6", [(8, 8)] * 6),
+    ("16^4", [(16, 16)] * 4),
+    ("32^3", [(32, 32)] * 3),
+    ("64^3", [(64, 64)] * 3),
+    ("128^2", [(128, 128)] * 2),
+    ("(16x8)^4", [(16, 8)] * 4),
+]
+BATCHES = (1, 16, 256)
+
+
+def numpy_shuffle(factors: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The shuffle algorithm: last factor first, each a GEMM on (rest, n) then a transpose copy
+    that rotates the new axis to the front."""
+    B = x.shape[0]
+    y = x
+    for A in factors[::-1]:
+        m, n = A.shape
+        y = (y.reshape(-1, n) @ A.T).reshape(B, -1, m).transpose(0, 2, 1).copy()
+    return y.reshape(B, -1)
+
+
+def tensordot_chain(factors: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    B = x.shape[0]
+    X = x.reshape((B,) + tuple(A.shape[1] for A in factors))
+    for A in factors:
+        # contract the oldest factor axis (always axis 1); its output axis goes last, so after
+        # d steps the axes are back in order
+        X = np.tensordot(X, A, axes=([1], [1]))
+    return X.reshape(B, -1)
+
+
+def kron_flops(M: int, shapes: list[tuple[int, int]]) -> int:
+    if all(m == n for m, n in shapes):
+        N = math.prod(n for _, n in shapes)
+        return 2 * M * N * sum(n for _, n in shapes)
+    # cheapest order: shrinking factors first, growing last
+    dims = [n for _, n in shapes]
+    order = sorted(range(len(shapes)), key=lambda i: shapes[i][0] / shapes[i][1])
+    total = 0
+    for i in order:
+        m, n = shapes[i]
+        total += 2 * M * m * math.prod(dims)
+        dims[i] = m
+    return total
+
+
+def cases(quick: bool) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
+    cap = (1 << 19) if quick else (1 << 22)  # elements per array: 4 MiB / 32 MiB of float64
+    batches = (1, 16) if quick else BATCHES
+    out = []
+    for label, shapes in SHAPES:
+        N_in = math.prod(n for _, n in shapes)
+        N_out = math.prod(m for m, _ in shapes)
+        seen = set()
+        for M0 in batches:
+            M = max(1, min(M0, cap // max(N_in, N_out)))
+            if M in seen:
+                continue
+            seen.add(M)
+            factors = [rng.standard_normal(s) for s in shapes]
+            x = rng.standard_normal((M, N_in))
+            flops = kron_flops(M, shapes)
+            s = max(32, int(round((flops / 2) ** (1 / 3))))
+            ga, gb = rng.standard_normal((s, s)), rng.standard_normal((s, s))
+            out.append({
+                "name": f"kron {label} M={M}",
+                "params": {"shape": label, "M": M, "requested_M": M0, "N": N_in,
+                           "dtype": "float64", "gemm_size": s},
+                "flops": flops,
+                "gemm_flops": 2 * s ** 3,
+                "fastspectral": (lambda f=factors, x=x: kron_matvec(f, x)),
+                "numpy_shuffle": (lambda f=factors, x=x: numpy_shuffle(f, x)),
+                "tensordot": (lambda f=factors, x=x: tensordot_chain(f, x)),
+                "gemm_equivalent": (lambda a=ga, b=gb: a @ b),
+            })
+    return out
+
+
+COMPETITORS = ("numpy_shuffle", "tensordot", "gemm_equivalent")
+
+
+def time_case(case: dict[str, Any], repeats: int = 7, budget_s: float = 20.0) -> dict[str, Any]:
+    """Median (and min) seconds of interleaved repeats for every implementation of a case."""
+    names = ("fastspectral",) + COMPETITORS
+    fns: dict[str, Callable[[], Any]] = {k: case[k] for k in names}
+    ref = fns["numpy_shuffle"]()
+    got = fns["fastspectral"]()
+    err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300))
+    for k in names:  # warm up (thread pools, page faults)
+        fns[k]()
+    times: dict[str, list[float]] = {k: [] for k in names}
+    t_start = time.perf_counter()
+    for r in range(repeats):
+        for k in names:
+            t0 = time.perf_counter()
+            fns[k]()
+            times[k].append(time.perf_counter() - t0)
+        if r >= 2 and time.perf_counter() - t_start > budget_s:
+            break
+    res = {"name": case["name"], "params": case["params"], "rel_err_vs_shuffle": err}
+    for k in names:
+        fl = case["gemm_flops"] if k == "gemm_equivalent" else case["flops"]
+        med, mn = float(np.median(times[k])), float(np.min(times[k]))
+        res[k] = {"median_s": med, "min_s": mn, "gflops": fl / med / 1e9,
+                  "gflops_best": fl / mn / 1e9, "repeats": len(times[k])}
+    fs = res["fastspectral"]["gflops"]
+    res["ratio_vs_shuffle"] = fs / res["numpy_shuffle"]["gflops"]
+    res["ratio_vs_tensordot"] = fs / res["tensordot"]["gflops"]
+    res["fraction_of_gemm_rate"] = fs / res["gemm_equivalent"]["gflops"]
+    return res
+
+
+def run_standalone(quick: bool = False) -> list[dict[str, Any]]:
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads"))
+                for i in threadpool_info()]
+    except Exception:  # pragma: no cover
+        blas = []
+    import os
+    print(f"# fastspectral kron bench (float64), BLAS: {blas}, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print(f"{'case':24s} {'fs GF/s':>9s} {'shuffle':>9s} {'tensordot':>9s} {'gemm':>9s}"
+          f" {'x shuffle':>9s} {'x tdot':>7s} {'%gemm':>6s} {'fs best':>8s}  err")
+    results = []
+    for case in cases(quick):
+        r = time_case(case, repeats=5 if quick else 7)
+        results.append(r)
+        print(f"{r['name']:24s} {r['fastspectral']['gflops']:9.2f} "
+              f"{r['numpy_shuffle']['gflops']:9.2f} {r['tensordot']['gflops']:9.2f} "
+              f"{r['gemm_equivalent']['gflops']:9.2f} {r['ratio_vs_shuffle']:9.1f} "
+              f"{r['ratio_vs_tensordot']:7.1f} {100 * r['fraction_of_gemm_rate']:5.0f}% "
+              f"{r['fastspectral']['gflops_best']:8.2f}  {r['rel_err_vs_shuffle']:.0e}",
+              flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+    run_standalone(quick="--quick" in sys.argv)

@@ -1,0 +1,318 @@
+"""fastspectral.kron against dense numpy.kron products, a shuffle implementation, and dense
+linear algebra; bad input; GPU through the `xp` fixture."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fastspectral import _core
+from fastspectral.kron import (KroneckerOperator, KroneckerSum, kron_matvec,
+                               kron_mode_product)
+
+from conftest import to_numpy
+
+RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def dense(factors, dtype=np.float64):
+    K = np.ones((1, 1), dtype=dtype)
+    for f in factors:
+        K = np.kron(K, np.eye(f, dtype=dtype) if isinstance(f, int) else to_numpy(f))
+    return K
+
+
+def make(rng, shapes, dtype, xp=np):
+    return [s if isinstance(s, int) else xp.asarray(rng.standard_normal(s).astype(dtype))
+            for s in shapes]
+
+
+def shuffle(factors, x):
+    """GPyTorch-style reference: per factor a reshape, a GEMM and a transpose copy."""
+    B = x.shape[0]
+    y = x
+    for A in factors[::-1]:
+        if isinstance(A, int):
+            A = np.eye(A)
+        m, n = A.shape
+        y = (y.reshape(-1, n) @ A.T).reshape(B, -1, m).transpose(0, 2, 1).copy()
+    return y.reshape(B, -1)
+
+
+def close(got, ref, dtype):
+    got = to_numpy(got).astype(np.float64)
+    scale = max(np.abs(ref).max(), 1e-300)
+    err = np.abs(got - ref).max() / scale
+    assert err <= RTOL[dtype] * 10, err
+
+
+SHAPES = [
+    [(3, 4)],
+    [(5, 5)],
+    [(3, 3), (4, 4)],
+    [(2, 5), (4, 3)],
+    [(6, 2), 3, (1, 4)],
+    [(3, 3), (2, 2), (4, 4)],
+    [(4, 2), (2, 4), (3, 3), (2, 3)],
+    [2, (3, 2), 2, (2, 2), 3],
+    [(2, 2), (3, 2), (2, 3), (2, 2), (3, 3), (2, 2)],
+    [(16, 8), (16, 8)],
+    [(8, 16), (8, 16)],
+    [(9, 9)] * 3,
+    [4],
+    [(1, 1), (7, 1)],
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("batch", [(), (3,), (2, 3)])
+@pytest.mark.parametrize("shapes", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matches_dense(xp, shapes, batch, transpose, dtype):
+    rng = np.random.default_rng(len(shapes) * 7 + len(batch))
+    fs = make(rng, shapes, dtype, xp)
+    K = dense(fs)
+    if transpose:
+        K = K.T
+    x = rng.standard_normal(batch + (K.shape[1],)).astype(dtype)
+    y = kron_matvec(fs, xp.asarray(x), transpose=transpose)
+    assert y.shape == batch + (K.shape[0],)
+    assert y.dtype == dtype
+    close(y, x.astype(np.float64) @ K.T, dtype)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6])
+def test_d_and_big_batch(d):
+    rng = np.random.default_rng(d)
+    fs = make(rng, [(3, 3)] * d, np.float64)
+    x = rng.standard_normal((37, 3 ** d))
+    close(kron_matvec(fs, x), x @ dense(fs).T, np.float64)
+
+
+def test_many_factors():
+    rng = np.random.default_rng(1)
+    fs = make(rng, [(2, 2)] * 16, np.float64)
+    x = rng.standard_normal((3, 2 ** 16))
+    close(kron_matvec(fs, x), shuffle(fs, x), np.float64)
+    fs = make(rng, [(2, 2)] * 20 + [3], np.float64)
+    x = rng.standard_normal((1, 3 * 2 ** 20))
+    close(kron_matvec(fs, x), shuffle(fs, x), np.float64)
+
+
+@pytest.mark.parametrize("B,n,d", [(16, 8, 6), (4, 16, 4), (8, 32, 3), (2, 64, 3), (3, 128, 2),
+                                   (2, 200, 2), (1, 300, 2), (5, 7, 5)])
+def test_large_against_shuffle(B, n, d):
+    rng = np.random.default_rng(n)
+    fs = make(rng, [(n, n)] * d, np.float64)
+    x = rng.standard_normal((B, n ** d))
+    close(kron_matvec(fs, x), shuffle(fs, x), np.float64)
+    close(kron_matvec(fs, x, transpose=True), shuffle([f.T for f in fs], x), np.float64)
+
+
+@pytest.mark.parametrize("budget", [0, 4096, 1 << 20])
+def test_fusion_budgets_agree(budget):
+    old = _core.kron_get_fuse_budget()
+    try:
+        _core.kron_set_fuse_budget(budget)
+        rng = np.random.default_rng(5)
+        for shapes in ([(8, 8)] * 5, [(16, 8), (8, 16), 3, (5, 5)], [(20, 30), (30, 20), (7, 7)]):
+            fs = make(rng, shapes, np.float64)
+            x = rng.standard_normal((9, math.prod(s if isinstance(s, int) else s[1]
+                                                  for s in shapes)))
+            close(kron_matvec(fs, x), shuffle(fs, x), np.float64)
+    finally:
+        _core.kron_set_fuse_budget(old)
+
+
+def test_rectangular_large():
+    rng = np.random.default_rng(3)
+    fs = make(rng, [(16, 8)] * 4, np.float64)
+    x = rng.standard_normal((5, 8 ** 4))
+    close(kron_matvec(fs, x), shuffle(fs, x), np.float64)
+    close(kron_matvec([f.T for f in fs], shuffle(fs, x)),
+          shuffle([f.T for f in fs], shuffle(fs, x)), np.float64)
+
+
+def test_non_contiguous_inputs():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((5, 7))[:, ::2]       # (5, 4), strided
+    Bf = np.asfortranarray(rng.standard_normal((3, 6)))
+    x = rng.standard_normal((24 * 2, 6))[::2].T   # (6, 24) non-contiguous
+    y = kron_matvec([A, Bf], x)
+    close(y, x @ dense([A, Bf]).T, np.float64)
+    X = rng.standard_normal((2, 4, 6, 3)).transpose(0, 3, 1, 2)  # (2, 3, 4, 6)
+    close(kron_mode_product([A, Bf], X).reshape(2, 3, -1),
+          X.reshape(2, 3, -1) @ dense([A, Bf]).T, np.float64)
+
+
+def test_mode_product_shapes_and_out():
+    rng = np.random.default_rng(6)
+    fs = make(rng, [(2, 3), 4, (5, 2)], np.float64)
+    X = rng.standard_normal((7, 3, 4, 2))
+    Y = kron_mode_product(fs, X)
+    assert Y.shape == (7, 2, 4, 5)
+    ref = np.einsum("ab,cd,xbyd->xayc", fs[0], fs[2], X)
+    close(Y, ref, np.float64)
+    out = np.empty((7, 40))
+    r = kron_matvec(fs, X.reshape(7, -1), out=out)
+    assert r is out
+    close(out, ref.reshape(7, -1), np.float64)
+    out_nc = np.empty((40, 7)).T
+    kron_matvec(fs, X.reshape(7, -1), out=out_nc)
+    close(out_nc, ref.reshape(7, -1), np.float64)
+
+
+def test_dtype_promotion():
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((3, 3)).astype(np.float32)
+    B = rng.standard_normal((2, 2))
+    x = np.arange(6, dtype=np.int64)
+    y = kron_matvec([A, B], x)
+    assert y.dtype == np.float64
+    close(y, dense([A.astype(np.float64), B]) @ x, np.float64)
+    y32 = kron_matvec([A, 2], x.astype(np.float32))
+    assert y32.dtype == np.float32
+    Ac = A + 1j * rng.standard_normal((3, 3))
+    yc = kron_matvec([Ac, B], x)
+    assert yc.dtype == np.complex128
+    assert np.allclose(yc, np.kron(Ac, B) @ x)
+
+
+def test_identity_only():
+    x = np.arange(12.0).reshape(2, 6)
+    assert np.array_equal(kron_matvec([2, 3], x), x)
+    assert kron_matvec([2, 3], x) is not x
+
+
+@pytest.mark.parametrize("bad,exc,msg", [
+    (lambda: kron_matvec([], np.ones(3)), ValueError, "empty"),
+    (lambda: kron_matvec([np.ones((2, 2))], np.ones(3)), ValueError, "prod"),
+    (lambda: kron_matvec([np.ones(4)], np.ones(4)), ValueError, "2-D"),
+    (lambda: kron_matvec([np.ones((2, 2, 2))], np.ones(2)), ValueError, "2-D"),
+    (lambda: kron_matvec([np.ones((2, 2))], np.array(["a", "b"])), TypeError, "dtype"),
+    (lambda: kron_matvec(np.ones((2, 2)), np.ones(2)), TypeError, "list"),
+    (lambda: kron_matvec([-1], np.ones(2)), ValueError, "identity"),
+    (lambda: kron_mode_product([np.ones((2, 3))], np.ones((4, 2))), ValueError, "shape"),
+    (lambda: kron_matvec([np.ones((2, 2))], np.ones(2), out=np.ones(3)), ValueError, "out"),
+    (lambda: KroneckerOperator([]), ValueError, "empty"),
+    (lambda: KroneckerOperator([np.ones((2, 3))]).solve(np.ones(2)), ValueError, "square"),
+    (lambda: KroneckerSum([np.ones((2, 3))]), ValueError, "square"),
+])
+def test_bad_input(bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        bad()
+
+
+def test_core_binding_validates():
+    x = np.ones((1, 4))
+    with pytest.raises(TypeError):
+        _core.kron_apply([np.ones((2, 2), np.float32), 2], x, np.ones((1, 4)))
+    with pytest.raises(ValueError):
+        _core.kron_apply([np.ones((2, 2))], x, np.ones((1, 4)))
+    with pytest.raises(ValueError):
+        _core.kron_apply([np.ones((2, 2)), 2], x, x)
+    with pytest.raises(ValueError):
+        _core.kron_apply([], x, np.ones((1, 4)))
+
+
+def spd(rng, n, dtype=np.float64):
+    A = rng.standard_normal((n, n))
+    return (A @ A.T / n + 0.5 * np.eye(n)).astype(dtype)
+
+
+def test_operator_algebra(xp):
+    rng = np.random.default_rng(8)
+    fs = [xp.asarray(spd(rng, 3)), 2, xp.asarray(spd(rng, 4))]
+    K = KroneckerOperator(fs)
+    D = dense(fs)
+    assert K.shape == (24, 24)
+    x = rng.standard_normal(24)
+    X = rng.standard_normal((24, 3))
+    close(K @ xp.asarray(x), D @ x, np.float64)
+    close(K @ xp.asarray(X), D @ X, np.float64)
+    close(K.T @ xp.asarray(x), D.T @ x, np.float64)
+    close(K.to_dense(), D, np.float64)
+    close(K.diagonal(), np.diag(D), np.float64)
+    for shift in (0.0, 0.7):
+        ref = np.linalg.solve(D + shift * np.eye(24), X)
+        close(K.solve(xp.asarray(X), shift=shift), ref, np.float64)
+        close(K.solve(xp.asarray(x), shift=shift), ref[:, 0] * 0 + np.linalg.solve(
+            D + shift * np.eye(24), x), np.float64)
+        assert abs(K.logdet(shift) - np.linalg.slogdet(D + shift * np.eye(24))[1]) < 1e-10
+    close(K.inv().to_dense(), np.linalg.inv(D), np.float64)
+    w, Q = K.eigh()
+    Qd = Q.to_dense()
+    close(Qd @ np.diag(to_numpy(w.to_dense())) @ Qd.T, D, np.float64)
+    assert len(w) == 24
+    close((K @ K.inv()).to_dense(), np.eye(24), np.float64)
+
+
+def test_rectangular_operator_and_linearoperator():
+    from scipy.sparse.linalg import cg
+    rng = np.random.default_rng(9)
+    fs = [rng.standard_normal((3, 5)), rng.standard_normal((4, 2))]
+    K = KroneckerOperator(fs)
+    assert K.shape == (12, 10)
+    op = K.aslinearoperator()
+    x = rng.standard_normal(10)
+    close(op.matvec(x), dense(fs) @ x, np.float64)
+    close(op.rmatvec(np.ones(12)), dense(fs).T @ np.ones(12), np.float64)
+    S = KroneckerOperator([spd(rng, 4), spd(rng, 5)])
+    b = rng.standard_normal(20)
+    sol, info = cg(S.aslinearoperator(), b, rtol=1e-12, atol=0)
+    assert info == 0
+    close(sol, S.solve(b), np.float64)
+
+
+def test_logdet_nonsymmetric_unshifted():
+    rng = np.random.default_rng(10)
+    fs = [rng.standard_normal((3, 3)), rng.standard_normal((4, 4))]
+    K = KroneckerOperator(fs)
+    assert abs(K.logdet() - np.linalg.slogdet(dense(fs))[1]) < 1e-10
+
+
+def test_kronecker_sum(xp):
+    rng = np.random.default_rng(11)
+    n = [3, 4, 2]
+    fs = [xp.asarray(spd(rng, k)) for k in n]
+    S = KroneckerSum(fs)
+    D = sum(dense([to_numpy(f) if j == i else n[j] for j in range(3)]) for i, f in enumerate(fs))
+    assert S.shape == (24, 24)
+    close(S.to_dense(), D, np.float64)
+    close(S.diagonal(), np.diag(D), np.float64)
+    X = rng.standard_normal((24, 2))
+    close(S @ xp.asarray(X), D @ X, np.float64)
+    for shift in (0.0, 1.3):
+        close(S.solve(xp.asarray(X), shift=shift), np.linalg.solve(D + shift * np.eye(24), X),
+              np.float64)
+        assert abs(S.logdet(shift) - np.linalg.slogdet(D + shift * np.eye(24))[1]) < 1e-10
+
+
+def test_laplacian_poisson():
+    m = 15
+    D = 2 * np.eye(m) - np.eye(m, k=1) - np.eye(m, k=-1)
+    L = KroneckerSum([D, D, D])
+    u = np.random.default_rng(12).standard_normal(m ** 3)
+    f = L @ u
+    close(L.solve(f), u, np.float64)
+
+
+@pytest.mark.gpu
+def test_gpu_mixed_devices_refused():
+    import cupy
+    with pytest.raises(TypeError, match="device"):
+        kron_matvec([np.ones((2, 2))], cupy.ones(2))
+    with pytest.raises(TypeError, match="device"):
+        kron_matvec([cupy.ones((2, 2))], np.ones(2))
+
+
+@pytest.mark.gpu
+def test_gpu_large_against_cpu():
+    import cupy
+    rng = np.random.default_rng(13)
+    for B, n, d in [(16, 8, 6), (4, 32, 3), (2, 128, 2)]:
+        fs = [rng.standard_normal((n, n)) for _ in range(d)]
+        x = rng.standard_normal((B, n ** d))
+        y = kron_matvec([cupy.asarray(f) for f in fs], cupy.asarray(x))
+        close(y, kron_matvec(fs, x), np.float64)
