@@ -133,7 +133,7 @@ def test_markdown_tables(quick_run: dict[str, Any]) -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     # one summary row per kernel, one detailed row per case (+ headers and alignment rows)
     n_cases = len(quick_run["json"]["cases"])
-    assert len(rows) == (len(KERNELS) + 2) + (n_cases + 2)
+    assert len(rows) == (len(KERNELS) + 2) + (n_cases + 2)  # one competitor per kernel
     for kernel in KERNELS:
         assert any(r.startswith(f"| {kernel} |") for r in rows)
 

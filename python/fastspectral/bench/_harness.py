@@ -187,6 +187,21 @@ def openmp_limit(threads: int | None) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def blas_limit(threads: int | None) -> Iterator[None]:
+    """Limit the BLAS thread pool (NumPy's matmul: a competitor's threads) inside the block."""
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
 def threading_report() -> dict[str, Any]:
     """Which OpenMP runtimes threadpoolctl sees, and whether limiting them reaches ours.
 
@@ -273,7 +288,7 @@ def _calibrate(fn: Callable[[], Any], timer: Timer, min_sample_s: float) -> tupl
 
 def time_case(case: Case, settings: RunSettings) -> CaseResult:
     """Prepare and time one case: warm-up, then interleaved repeats until the budget is spent."""
-    with np.errstate(all="ignore"), openmp_limit(case.threads):
+    with np.errstate(all="ignore"), openmp_limit(case.threads), blas_limit(case.competitor_threads):
         observed = openmp_threads() if case.threads is not None else None
         prep = case.prepare()
         out_ours, n_ours = _calibrate(prep.ours, prep.ours_timer, settings.min_sample_s)
@@ -378,17 +393,28 @@ def results_table(results: Sequence[CaseResult], markdown: bool = False) -> str:
     metric_keys: list[str] = []
     for r in results:
         metric_keys += [k for k in r.metrics if k not in metric_keys]
+    # Suites whose cases carry a flop count (params["flops"], and params["competitor_flops"]
+    # when the competitor does different work) get GFLOP/s columns instead of ns/element.
+    flops = any("flops" in r.case.params for r in results)
+    rate = "GF/s" if flops else "ns/el"
     headers = ["kernel", "competitor", "input", "dtype", "threads", "n",
-               "fastspectral", "ns/el", "competitor", "ns/el", "ratio",
+               "fastspectral", rate, "competitor", rate, "ratio",
                *map(_metric_header, metric_keys)]
     rows = []
     for r in results:
         c = r.case
         thr = c.device if c.threads is None else str(c.threads)
         cthr = c.competitor_device if c.competitor_threads is None else str(c.competitor_threads)
+        if flops:
+            f_ours = c.params.get("flops", math.nan)
+            f_theirs = c.params.get("competitor_flops", f_ours)
+            rate_ours = f"{f_ours / r.ours.median_s / 1e9:.3g}"
+            rate_theirs = f"{f_theirs / r.theirs.median_s / 1e9:.3g}"
+        else:
+            rate_ours, rate_theirs = _ns(r.ours.ns_per_element), _ns(r.theirs.ns_per_element)
         rows.append([c.kernel, c.competitor, c.input, c.dtype, f"{thr}/{cthr}", str(c.n),
-                     format_seconds(r.ours.median_s), _ns(r.ours.ns_per_element),
-                     format_seconds(r.theirs.median_s), _ns(r.theirs.ns_per_element),
+                     format_seconds(r.ours.median_s), rate_ours,
+                     format_seconds(r.theirs.median_s), rate_theirs,
                      format_ratio(r.ratio),
                      *(_metric_cell(k, r.metrics[k]) if k in r.metrics else ""
                        for k in metric_keys)])
@@ -400,12 +426,18 @@ def summary_table(results: Sequence[CaseResult], markdown: bool = False) -> str:
     """Median ratio over input sets, per kernel (rows) and dtype/threads (columns)."""
     groups: dict[str, dict[str, list[float]]] = {}
     columns: list[str] = []
+    competitors: dict[str, set[str]] = {}
+    for r in results:
+        competitors.setdefault(r.case.kernel, set()).add(r.case.competitor)
+    several = any(len(v) > 1 for v in competitors.values())
     for r in results:
         c = r.case
         col = f"{c.dtype} {c.device if c.threads is None else f'{c.threads}thr'}"
         if col not in columns:
             columns.append(col)
-        groups.setdefault(c.kernel, {}).setdefault(col, []).append(r.ratio)
+        # never pool ratios against different competitors
+        row = f"{c.kernel} vs {c.competitor}" if several else c.kernel
+        groups.setdefault(row, {}).setdefault(col, []).append(r.ratio)
     rows = [[k, *(format_ratio(float(np.median(v[col]))) if col in v else "" for col in columns)]
             for k, v in groups.items()]
     fmt = format_markdown_table if markdown else format_table

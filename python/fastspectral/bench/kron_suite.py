@@ -12,7 +12,7 @@ of the cheapest factor order).  Shapes follow the literature (FastKron, PPoPP 20
 2-core machine: M in {1, 16, 256} with 8^6, 16^4, 32^3, 64^3, 128^2 and rectangular 16 x 8
 factors; M is cut so that one array stays <= 32 MiB (4 MiB with quick=True).
 
-``cases(quick)`` returns dicts (name, params, flops, and zero-argument callables fastspectral,
+``cases_dicts(quick)`` returns dicts (name, params, flops, and zero-argument callables fastspectral,
 numpy_shuffle, tensordot, gemm_equivalent); ``run_standalone()`` times them (median of
 interleaved repeats) and prints a table.  For a fair NumPy rate run with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset (see the env notes): ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
@@ -31,6 +31,8 @@ from typing import Any, Callable
 import numpy as np
 
 from fastspectral.kron import kron_matvec
+
+from ._harness import cpu_timer
 
 SHAPES: list[tuple[str, list[tuple[int, int]]]] = [
     ("8^6", [(8, 8)] * 6),
@@ -79,7 +81,7 @@ def kron_flops(M: int, shapes: list[tuple[int, int]]) -> int:
     return total
 
 
-def cases(quick: bool) -> list[dict[str, Any]]:
+def cases_dicts(quick: bool) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     cap = (1 << 19) if quick else (1 << 22)  # elements per array: 4 MiB / 32 MiB of float64
     batches = (1, 16) if quick else BATCHES
@@ -160,7 +162,7 @@ def run_standalone(quick: bool = False) -> list[dict[str, Any]]:
     print(f"{'case':24s} {'fs GF/s':>9s} {'shuffle':>9s} {'tensordot':>9s} {'gemm':>9s}"
           f" {'x shuffle':>9s} {'x tdot':>7s} {'%gemm':>6s} {'fs best':>8s}  err")
     results = []
-    for case in cases(quick):
+    for case in cases_dicts(quick):
         r = time_case(case, repeats=5 if quick else 7)
         results.append(r)
         print(f"{r['name']:24s} {r['fastspectral']['gflops']:9.2f} "
@@ -170,6 +172,59 @@ def run_standalone(quick: bool = False) -> list[dict[str, Any]]:
               f"{r['fastspectral']['gflops_best']:8.2f}  {r['rel_err_vs_shuffle']:.0e}",
               flush=True)
     return results
+
+
+# --------------------------------------------------------------------------- harness interface
+NAME = "kron"
+DESCRIPTION = "Kronecker matrix-vector products (A_1 x ... x A_d) x vs NumPy shuffle, tensordot, GEMM"
+NOTE = ("Competitors use NumPy's BLAS limited to the same thread count as fastspectral. "
+        "ratio = competitor time / fastspectral time; for 'gemm rate' the competitor is a square "
+        "matmul of about the same flop count, so the ratio is our rate / the BLAS rate. "
+        "flops = 2 M N sum(n_i) (square factors).")
+
+_COMPETITOR_LABELS = {"numpy_shuffle": "numpy shuffle", "tensordot": "numpy tensordot",
+                      "gemm_equivalent": "gemm rate"}
+
+
+def _harness_cases(dcase: dict[str, Any], threads: int, n_cases: list[Any]) -> None:
+    from . import Case, Prepared
+
+    def metrics(ours: Any, theirs: Any) -> dict[str, float]:
+        return {}
+
+    for comp in COMPETITORS:
+        params = dict(dcase["params"], flops=dcase["flops"])
+        if comp == "gemm_equivalent":
+            params["competitor_flops"] = dcase["gemm_flops"]
+
+        def prepare(d=dcase, comp=comp) -> Prepared:
+            ours, theirs = d["fastspectral"], d[comp]
+            if comp == "gemm_equivalent":
+                # same amount of work: scale the GEMM time to our flop count
+                scale = d["flops"] / d["gemm_flops"]
+                return Prepared(ours=ours, theirs=theirs,
+                                theirs_timer=lambda fn, number, s=scale: cpu_timer(fn, number) * s)
+            return Prepared(ours=ours, theirs=theirs)
+
+        if comp == "gemm_equivalent":
+            params["competitor_flops"] = dcase["flops"]  # time already scaled to our flops
+        n_cases.append(Case(suite=NAME, kernel=f"kron {dcase['params']['shape']}",
+                            competitor=_COMPETITOR_LABELS[comp],
+                            input=f"M={dcase['params']['M']}", n=dcase["params"]["M"] * dcase["params"]["N"],
+                            dtype="f64", threads=threads, competitor_threads=threads,
+                            prepare=prepare, params=params))
+
+
+def cases(config: Any) -> list[Any]:
+    """Harness entry point: every shape x batch x competitor, for each thread count."""
+    if config.device == "gpu":
+        return []
+    out: list[Any] = []
+    dcases = cases_dicts(config.quick or config.size_scale < 1)
+    for threads in config.threads:
+        for d in dcases:
+            _harness_cases(d, threads, out)
+    return out
 
 
 if __name__ == "__main__":
