@@ -173,33 +173,27 @@ def openmp_threads() -> int:
 
 
 @contextlib.contextmanager
-def openmp_limit(threads: int | None) -> Iterator[None]:
+def _pool_limit(threads: int | None, user_api: str) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api=user_api):
+        yield
+
+
+def openmp_limit(threads: int | None) -> contextlib.AbstractContextManager[None]:
     """Limit OpenMP (hence fastspectral's CPU kernels) to ``threads`` inside the block."""
-    if threads is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        yield
+    return _pool_limit(threads, "openmp")
 
 
-@contextlib.contextmanager
-def blas_limit(threads: int | None) -> Iterator[None]:
+def blas_limit(threads: int | None) -> contextlib.AbstractContextManager[None]:
     """Limit the BLAS thread pool (NumPy's matmul: a competitor's threads) inside the block."""
-    if threads is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
+    return _pool_limit(threads, "blas")
 
 
 def threading_report() -> dict[str, Any]:
