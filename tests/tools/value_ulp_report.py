@@ -3,7 +3,8 @@
     PYTHONPATH=python python tests/tools/value_ulp_report.py [float64|float32]
 
 Only representable (normal) reference values are counted.  Prints the max and the 99.9th
-percentile ulp error and the worst point per (function, group).
+percentile ulp error and the worst point per (function, group), and per function over all groups
+(max, p99.9, p99, median).
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ def main(dtype: str = "float64") -> None:
             got = getattr(special, name)(v, x).astype(np.float64)
             ok = np.isfinite(ref) & (np.abs(ref) >= fi.tiny) & (np.abs(ref) <= fi.max)
             ulp = np.abs(got - ref) / np.spacing(np.abs(ref).astype(t)).astype(np.float64)
+        u_all = np.where(np.isfinite(ulp[ok]), ulp[ok], np.inf)
+        print(f"{name:8s} {'ALL':12s} {ok.sum():6d} {u_all.max():10.3g} {np.quantile(u_all, 0.999):8.3g}"
+              f"  p99 {np.quantile(u_all, 0.99):.3g}, median {np.median(u_all):.3g}")
         for g in np.unique(groups):
             m = ok & (groups == g)
             if not m.any():

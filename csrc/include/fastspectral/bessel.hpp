@@ -177,8 +177,9 @@ FS_HOST_DEVICE T iv(T v, T x) {
   }
   if (v >= T(0) || detail::is_integer(v)) {
     const T a = math::fabs(v);
-    if (detail::use_small_x_value(a, x)) return sign * detail::iv_small_x_value(a, x);
     if (x == math::infinity<T>()) return sign * x;
+    double out;
+    if (x > T(0) && detail::iv_value_nonneg<T, false>(double(a), double(x), &out)) return sign * T(out);
     return sign * detail::exp_of_scaled_log(detail::log_ive_nonneg(a, x), x,
                                             [a, x]() { return detail::log_iv_nonneg(a, x); });
   }
@@ -202,8 +203,9 @@ FS_HOST_DEVICE T ive(T v, T x) {
   }
   if (x == math::infinity<T>()) return sign * T(0);  // I_v(x) e^{-x} ~ 1/sqrt(2 pi x) for any v
   if (v >= T(0) || detail::is_integer(v)) {
-    if (detail::use_small_x_value(math::fabs(v), x))
-      return sign * detail::iv_small_x_value(math::fabs(v), x) * math::exp(-x);
+    double out;
+    if (x > T(0) && detail::iv_value_nonneg<T, true>(double(math::fabs(v)), double(x), &out))
+      return sign * T(out);
     return sign * math::exp(detail::log_ive_nonneg(math::fabs(v), x));
   }
   T s;
@@ -217,7 +219,8 @@ FS_HOST_DEVICE T kv(T v, T x) {
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
   if (math::isinf(v) || x == math::infinity<T>()) return math::exp(log_kv(v, x));
   const T a = math::fabs(v);
-  if (detail::use_tiny_x_kv_value(a, x)) return detail::kv_tiny_x_value(a, x);
+  double out;
+  if (detail::kv_value_nonneg<T, false>(double(a), double(x), &out)) return T(out);
   return detail::exp_of_scaled_log(detail::log_kve_nonneg(a, x), -x,
                                    [a, x]() { return detail::log_kv_nonneg(a, x); });
 }
@@ -226,8 +229,9 @@ template <class T>
 FS_HOST_DEVICE T kve(T v, T x) {
   if (x == T(0)) return math::infinity<T>();
   if (math::isnan(v) || math::isnan(x) || x < T(0)) return math::quiet_nan<T>();
-  if (detail::use_tiny_x_kv_value(math::fabs(v), x))
-    return detail::kv_tiny_x_value(math::fabs(v), x) * math::exp(x);
+  if (math::isinf(v) || x == math::infinity<T>()) return math::exp(log_kve(v, x));
+  double out;
+  if (detail::kv_value_nonneg<T, true>(double(math::fabs(v)), double(x), &out)) return T(out);
   return math::exp(log_kve(v, x));
 }
 

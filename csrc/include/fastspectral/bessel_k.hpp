@@ -214,7 +214,16 @@ FS_HOST_DEVICE FS_INLINE double bk_debye_log(double v, double x, double r) {
 // Both return t0 = c K_mu(x) and t1 = c (x/2) K_{mu+1}(x) for a positive scale c (see callers).
 
 // Temme's series, x <= 1.5: c = 1.  lx = log(x).
-template <class T>
+// (x/2)^a from pow of an exact base, also for subnormal x (where x/2 would round).
+FS_HOST_DEVICE FS_INLINE double bk_pow_half(double x, double a) {
+  if (x >= 4.4501477170144028e-308) return math::pow(0.5 * x, a);
+  return math::pow(x * 18014398509481984.0, a) * math::pow(2.7755575615628914e-17, a);  // 2^54, 2^-55
+}
+
+// exact_pow (value path): for |sigma| > 1 take (x/2)^(-+mu) from pow of the exact x/2 (needs
+// x >= 2 DBL_MIN) instead of exp(-+mu log(x/2)), whose rounded argument costs |sigma| eps relative
+// (345 eps at x = 1e-300); the log path only needs that to |sigma| eps absolute.  Any x > 0.
+template <class T, bool exact_pow = false>
 FS_HOST_DEVICE FS_INLINE void bk_temme_series(double mu, double x, double lx, double& t0, double& t1) {
   const double eps = bk_is_float<T>() ? 1e-10 : 5e-17;
   const double lx2 = lx - 0.69314718055994530942;  // log(x/2) without underflow of x/2
@@ -233,8 +242,14 @@ FS_HOST_DEVICE FS_INLINE void bk_temme_series(double mu, double x, double lx, do
   // gp*gm = 1/(Gamma(1+mu) Gamma(1-mu)) = sin(pi mu)/(pi mu): Temme's fact without a sin call.
   // exp(-sigma) is a second exp rather than 1/e so that it runs beside the first.
   const double sigma = -mu * lx2;
-  const double e = math::exp(sigma);    // (x/2)^(-mu), at most ~1e162
-  const double ei = math::exp(-sigma);  // 1/e
+  double e, ei;
+  if (exact_pow && math::fabs(sigma) > 1.0) {
+    e = bk_pow_half(x, -mu);
+    ei = bk_pow_half(x, mu);
+  } else {
+    e = math::exp(sigma);    // (x/2)^(-mu), at most ~1e162
+    ei = math::exp(-sigma);  // 1/e
+  }
   const double fact = 1.0 / (gp * gm);  // pi mu / sin(pi mu)
   const double ch = 0.5 * (e + ei);
   double shs;  // sinh(sigma)/sigma
@@ -363,6 +378,53 @@ FS_HOST_DEVICE FS_INLINE double bk_small(double v, double x, double& dlog) {
   }
   if (want_d) dlog = -v * xi - up / uc;
   return math::log(uc);
+}
+
+// K_v(x) (times e^x if scaled) itself, for r below the Debye region: the same Temme / Miller
+// start and forward recurrence as bk_small, without the final log (exp(log K) would turn the
+// log's absolute rounding, up to |log K| eps, into relative error of the value).
+template <class T, bool scaled>
+FS_HOST_DEVICE FS_INLINE double bk_small_value(double v, double x) {
+  const double vh = v - 0.5;
+  int n = int(vh);
+  if (double(n) < vh) ++n;
+  const double mu = v - double(n);
+  double t0, t1;
+  if (x <= 1.5) {
+    bk_temme_series<T, true>(mu, x, math::log(x), t0, t1);
+    double val = t0;
+    if (n > 0) {
+      const double x2 = 0.25 * x * x;
+      double tp = t0, tc = t1;
+      for (int k = 1; k < n; ++k) {
+        const double tn = (mu + double(k)) * tc + x2 * tp;
+        tp = tc;
+        tc = tn;
+      }
+      // K_v = t_n (x/2)^-n; pow of the exact x/2 is correctly rounded (2/x would be rounded
+      // first and carry n times its error).  Split the power where it would overflow alone.
+      double p = bk_pow_half(x, -double(n));
+      if (p < 1e290) {
+        val = tc * p;
+      } else {
+        p = bk_pow_half(x, -0.5 * double(n));
+        val = (tc * p) * p;
+      }
+    }
+    return scaled ? val * math::exp(x) : val;
+  }
+  bk_miller<T>(mu, x, t0, t1);
+  const double xi = 1.0 / x;
+  const double g = math::sqrt(1.5707963267948966 * xi) * (scaled ? 1.0 : math::exp(-x));
+  double up = t0 * g;
+  double uc = up * (2.0 * xi) * (t1 / t0);
+  if (n == 0) return up;
+  for (int k = 1; k < n; ++k) {
+    const double un = (2.0 * (mu + double(k)) * xi) * uc + up;
+    up = uc;
+    uc = un;
+  }
+  return uc;
 }
 
 template <class T, bool scaled>

@@ -1,11 +1,27 @@
-// Direct (not exp-of-log) values of I_v(x) for small x, used by iv/ive/i0/i1.
+// Direct values of I_v(x), K_v(x) and their scaled forms for v >= 0, x > 0 (iv/ive/kv/kve).
 //
-// exp(log I) carries the absolute error of the log as a relative error: |log I| ulp, i.e.
-// 1.5e-13 for I_1(1e-300) = 5e-301.  For x <= 2 and moderate v the power series gives the
-// value itself to a few ulp: pow and tgamma are each within ~1-2 ulp and the sum has only
-// positive terms.
+// exp(log f) carries the absolute error of the log as a relative error of f: up to |log f| eps,
+// i.e. thousands of ulp.  So the values are formed without a rounded log in between.  Everything
+// runs in double, also for float results, which are rounded once at the end.  Regions
+// (r = hypot(v, x), kValueDebyeMinR = 22, the K core's Debye threshold):
+//  * I, r < 22 or (x <= 2, v <= 150): power series (x/2)^v / Gamma(v+1) sum_k (x^2/4)^k/(k!(v+1)_k),
+//    all terms positive; pow is ~0.5 ulp and tgamma <= 3.5 ulp (glibc, measured), the sum a few
+//    roundings.
+//  * K, r < 22: Temme series / Miller recurrence and the forward recurrence of bessel_k.hpp on
+//    unscaled values (bk_small_value), no log.
+//  * r >= 22, both: Debye value exp(E) M.  M = S / sqrt(2 pi r) (I) or sqrt(pi/(2r)) S (K), S the
+//    Debye sum of bessel_k.hpp (w = +1/r for I, -1/r for K) -- relative error ~1 ulp.
+//    E = +-(r + v log(x/(v+r))), scaled: +-((r - x) + v log(x/(v+r))), formed in double-double
+//    (bessel_dd.hpp) so that its absolute error is ~1e-30 |components| and exp(E_hi)(1 + E_lo)
+//    is within ~1 ulp.  This also covers the turning point x ~ 0.66 v, where E cancels.
+//    Scaled values with r - x = v^2/(r+x) < 1/4 (x >> v) take E in plain double: its components are
+//    then < ~1/2, so their rounding is < 1 ulp of the value.
+//  * Anything else (r >= 1e150 outside the plain scaled branch, x/(v+r) < 1e-280) goes back to the log path in
+//    bessel.hpp: the results there are 0, inf or within a few ulp of the underflow edge.
 #pragma once
 
+#include "fastspectral/bessel_dd.hpp"
+#include "fastspectral/bessel_k.hpp"
 #include "fastspectral/config.hpp"
 
 namespace fs {
@@ -14,38 +30,104 @@ namespace detail {
 FS_HOST_DEVICE FS_INLINE float tgamma_t(float x) { return ::tgammaf(x); }
 FS_HOST_DEVICE FS_INLINE double tgamma_t(double x) { return ::tgamma(x); }
 
-template <class T>
-struct SmallValueLimits;
-template <>
-struct SmallValueLimits<double> {
-  static constexpr double kMaxX = 2.0;
-  static constexpr double kMaxV = 150.0;  // tgamma(v + 1) < 1e263: no overflow
-};
-template <>
-struct SmallValueLimits<float> {
-  static constexpr float kMaxX = 2.0f;
-  static constexpr float kMaxV = 30.0f;  // tgammaf(v + 1) < 1e33
-};
+FS_CONSTANT double kValueDebyeMinR = 22.0;
+FS_CONSTANT double kDblMin2 = 4.4501477170144028e-308;  // 2 DBL_MIN: x/2 is exact above
 
-template <class T>
-FS_HOST_DEVICE FS_INLINE bool use_small_x_value(T v, T x) {
-  // Normal x only, so that x/2 is exact (the log path handles subnormal x).
-  return x >= T(2) * std::numeric_limits<T>::min() && x <= SmallValueLimits<T>::kMaxX && v >= T(0) && v <= SmallValueLimits<T>::kMaxV;
+// I_v(x) by the power series; x > 0, and r < 22 or (x <= 2, v <= 150): (x^2/4)^k/(k!(v+1)_k)
+// falls below 1e-17 of the sum after at most ~55 terms.  tgamma(v + 1) < 1e263.
+FS_HOST_DEVICE FS_INLINE double iv_series_value(double v, double x) {
+  double lead;
+  if (x >= kDblMin2) {
+    lead = math::pow(0.5 * x, v);
+  } else {  // x/2 would round: (x 2^54)^v (2^-55)^v, both bases exact
+    lead = math::pow(x * 18014398509481984.0, v) * math::pow(2.7755575615628914e-17, v);
+  }
+  // The rounding of q = (x/2)^2 would enter term k k times (5 ulp near x = 20, where the
+  // largest terms have k ~ 10): with q = qh + ql exactly, term_k(q) = term_k(qh) (1 + k ql/qh),
+  // so add (ql/qh) sum k term_k.
+  const dd_t q = dd_two_prod(0.5 * x, 0.5 * x);
+  double term = 1.0, sum = 1.0, ksum = 0.0;
+  for (int k = 1; k < 200; ++k) {
+    const double kk = double(k);
+    term *= q.hi / (kk * (v + kk));
+    sum += term;
+    ksum += kk * term;
+    if (term <= 1e-17 * sum) break;
+  }
+  if (q.hi > 0.0) sum += (q.lo / q.hi) * ksum;
+  // Gamma(v+1) = v Gamma(v): v + 1 itself would round, which costs psi(v+1) |v| eps relative
+  // (55 ulp at v = 31.7); below v = 1 that rounding is harmless (|psi| < 0.6).
+  const double g = v >= 1.0 ? v * tgamma_t(v) : tgamma_t(v + 1.0);
+  return lead / g * sum;
 }
 
-// I_v(x) for 0 < x <= 2, 0 <= v <= kMaxV.  Terms shrink at least as 1/(k!)^2, so a fixed
-// count suffices: 12 terms leave < 1e-17 relative (t = x^2/4 <= 1; 7 terms for float).
-template <class T>
-FS_HOST_DEVICE T iv_small_x_value(T v, T x) {
-  const T h = x / T(2);
-  const T t = h * h;
-  T term = T(1), sum = T(1);
-  const int n = sizeof(T) == sizeof(float) ? 7 : 12;
-  for (int k = 1; k <= n; ++k) {
-    term *= t / (T(k) * (v + T(k)));
-    sum += term;
+// exp(E) M for E = E.hi + E.lo, M > 0 (1e-76 < M < 1 here): exp of the rounded E.hi is within
+// ~0.5 ulp and E.lo enters to first order.  Near the exponent range's ends write E = k ln2 + e
+// (in dd) so that neither exp(E.hi) nor M 2^k under/overflows before the final ldexp, which
+// rounds once into the subnormal range.  Beyond |E| = 2000 the value is 0 or inf (and E.lo is
+// no longer small).
+FS_HOST_DEVICE FS_INLINE double exp_dd_times(dd_t E, double M) {
+  if (math::fabs(E.hi) <= 700.0) return math::exp(E.hi) * (M + M * E.lo);
+  if (E.hi > 2000.0) return math::infinity<double>();
+  if (E.hi < -2000.0) return 0.0;
+  const double k = math::floor(E.hi * 1.4426950408889634 + 0.5);
+  dd_t kl = dd_two_prod(k, 0.6931471805599453);
+  kl.lo += k * 2.3190468138462996e-17;
+  const dd_t e = dd_add(E, {-kl.hi, -kl.lo});
+  return ::ldexp(math::exp(e.hi) * (M + M * e.lo), int(k));
+}
+
+// Debye value of I (is_k false) or K, r = hypot(v, x) in [22, 1e150), x > 1e-280 r.
+template <class T, bool is_k, bool scaled>
+FS_HOST_DEVICE FS_INLINE double debye_value(double v, double x, double r) {
+  const double rinv = 1.0 / r;
+  const double p = v * rinv;
+  double sm1, unused;
+  bk_debye_sum<T, false>(p * p, is_k ? -rinv : rinv, bk_debye_terms<T>(r), sm1, unused);
+  const double M = (1.0 + sm1) * math::sqrt((is_k ? 1.5707963267948966 : 0.15915494309189535) * rinv);
+  dd_t E;
+  const double rmx = v * (v / (r + x));  // r - x
+  if (scaled && rmx < 0.25) {
+    E = {rmx - v * math::log1p((v + rmx) / x), 0.0};  // here x > v
+  } else {
+    const dd_t rd = dd_hypot(v, x, r, rinv);
+    const dd_t y = dd_div({x, 0.0}, dd_add_d(rd, v));  // x/(v+r) in (0, 1]
+    const dd_t vl = dd_mul_d(dd_log(y), v);
+    E = dd_add(scaled ? dd_add_d(rd, -x) : rd, vl);
   }
-  return math::pow(h, v) / tgamma_t(v + T(1)) * sum;
+  if (is_k) E = {-E.hi, -E.lo};
+  return exp_dd_times(E, M);
+}
+
+// I_v(x) (times e^-x if scaled) for v >= 0, x > 0 finite.  Returns false where the log path
+// must be used.
+template <class T, bool scaled>
+FS_HOST_DEVICE FS_INLINE bool iv_value_nonneg(double v, double x, double* out) {
+  const double r = bk_hypot(v, x);
+  if (r < kValueDebyeMinR || (x <= 2.0 && v <= 150.0)) {
+    const double s = iv_series_value(v, x);
+    *out = scaled ? s * math::exp(-x) : s;
+    return true;
+  }
+  if (x <= 1e-280 * r) return false;
+  // dd_hypot would overflow; only the plain-double scaled branch (x >> v) works there
+  if (r >= 1e150 && !(scaled && v * (v / (r + x)) < 0.25)) return false;
+  *out = debye_value<T, false, scaled>(v, x, r);
+  return true;
+}
+
+// K_v(x) (times e^x if scaled) for v >= 0, x > 0 finite.
+template <class T, bool scaled>
+FS_HOST_DEVICE FS_INLINE bool kv_value_nonneg(double v, double x, double* out) {
+  const double r = bk_hypot(v, x);
+  if (r < kValueDebyeMinR) {
+    *out = bk_small_value<T, scaled>(v, x);
+    return true;
+  }
+  if (x <= 1e-280 * r) return false;
+  if (r >= 1e150 && !(scaled && v * (v / (r + x)) < 0.25)) return false;
+  *out = debye_value<T, true, scaled>(v, x, r);
+  return true;
 }
 
 // K_v(x) for tiny x: 0.5 Gamma(v) (2/x)^v.  For 1 <= v <= 170 and x <= 1e-9 the neglected
