@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import _core
 from ._dispatch import build_info, has_cuda
 from . import special
+from . import vmf
 
 __version__ = "0.1.0"
 
