@@ -235,7 +235,7 @@ def kappa_mle(rbar: Any, p: Any, *, one_minus_rbar: Any = None, max_iter: int = 
     out = xp.full(r.shape, xp.nan)
     out[r == 0] = 0.0
     out[(s == 0) & (r == 1)] = xp.inf
-    ok = (r > 0) & (s > 0) & (r < 1) & xp.isfinite(r)
+    ok = (r > 0) & (s > 0) & (r <= 1) & (s < 1) & xp.isfinite(r) & xp.isfinite(s)
     idx = xp.nonzero(ok)[0]
     if idx.size == 0:
         return out.reshape(shape)
@@ -293,19 +293,30 @@ def _row_tolerance(dtype: Any) -> float:
 
 
 def _check_X(X: Any, name: str = "X", min_rows: int = 1) -> Any:
-    """2-D float array (numpy/cupy/dask), no shape/dtype surprises. Values checked later."""
+    """2-D float array (numpy/cupy/dask), no shape/dtype surprises. Values checked later.
+    Messages use scikit-learn's wording where its estimator checks look for it."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"vmf: sparse input is not supported for {name}; pass a dense array "
+                        "(e.g. X.toarray())")
     if not (is_cupy_array(X) or _is_dask(X)):
         X = np.asarray(X)
+    if X.dtype.kind == "c":
+        raise ValueError(f"vmf: Complex data not supported ({name} has dtype {X.dtype})")
+    if X.dtype.kind == "O":
+        X = X.astype(np.float64)
     if X.ndim != 2:
-        raise ValueError(f"vmf: {name} must be a 2-D array (n_samples, p), got shape {X.shape}")
+        raise ValueError(f"vmf: {name} must be a 2-D array (n_samples, p), got shape {X.shape}. "
+                         "Reshape your data: X.reshape(1, -1) for a single sample")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"vmf: {name} must be a real array, got dtype {X.dtype}")
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
     if X.shape[1] < 2:
-        raise ValueError(f"vmf: {name} needs p >= 2 columns, got {X.shape[1]}")
+        raise ValueError(f"vmf: {X.shape[1]} feature(s) (shape={X.shape}) while a minimum of 2 "
+                         f"is required (n_features = {X.shape[1]}: a sphere needs p >= 2)")
     if X.shape[0] < min_rows:
-        raise ValueError(f"vmf: {name} needs at least {min_rows} rows, got {X.shape[0]}")
+        raise ValueError(f"vmf: {X.shape[0]} sample(s) (shape={X.shape}) while a minimum of "
+                         f"{min_rows} is required (n_samples = {X.shape[0]})")
     return X
 
 
@@ -373,7 +384,8 @@ def _resultant(X: Any, weights: Any, normalize: bool) -> tuple[Any, float, float
                 with np.errstate(divide="ignore"):
                     scale = scale / norms
             scale = scale.astype(X.dtype)
-        r += scale @ blk
+        with np.errstate(invalid="ignore"):  # a zero row: reported below, not here
+            r += scale @ blk
     wsum = float(n) if w_all is None else float(w_all.sum())
     return r, wsum, nmin, nmax, allfin
 
@@ -631,25 +643,38 @@ class VonMisesFisher:
 
 # --------------------------------------------------------------------------- mixtures
 
-try:  # estimator plumbing (get_params, clone, tags) when scikit-learn is there
-    from sklearn.base import BaseEstimator as _Base
-    from sklearn.base import DensityMixin as _Density
-    _BASES: tuple = (_Density, _Base)
-except ImportError:  # pragma: no cover - depends on the environment
-    class _MiniBase:
-        _estimator_type = "DensityEstimator"
+class _EstimatorBase:
+    """get_params / set_params / tags as scikit-learn expects them, without importing
+    scikit-learn at ``import fastspectral`` (it costs ~0.7 s); ``clone``, pipelines and the
+    estimator checks work when it is installed."""
 
-        def get_params(self, deep: bool = True) -> dict[str, Any]:
-            import inspect
-            names = [k for k in inspect.signature(type(self).__init__).parameters if k != "self"]
-            return {k: getattr(self, k) for k in names}
+    _estimator_type = "DensityEstimator"
 
-        def set_params(self, **params: Any):
-            for k, v in params.items():
-                setattr(self, k, v)
-            return self
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        import inspect
+        return sorted(k for k, v in inspect.signature(cls.__init__).parameters.items()
+                      if k != "self" and v.kind != v.VAR_KEYWORD)
 
-    _BASES = (_MiniBase,)
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._get_param_names()}
+
+    def set_params(self, **params: Any):
+        valid = self._get_param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"Invalid parameter {k!r} for {type(self).__name__}; "
+                                 f"valid parameters: {valid}")
+            setattr(self, k, v)
+        return self
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
 
 
 def _logsumexp_rows(xp, a: Any) -> Any:
@@ -658,7 +683,7 @@ def _logsumexp_rows(xp, a: Any) -> Any:
     return (xp.log(xp.exp(a - m).sum(axis=1, keepdims=True)) + m)[:, 0]
 
 
-class VonMisesFisherMixture(*_BASES):
+class VonMisesFisherMixture(_EstimatorBase):
     """Mixture of von Mises-Fisher distributions fitted by EM (Banerjee et al., JMLR 2005).
 
     Parameters
@@ -729,13 +754,17 @@ class VonMisesFisherMixture(*_BASES):
 
     def _prepare(self, X: Any, fitting: bool) -> Any:
         """Checked X with rows on the sphere (normalised when asked)."""
+        if not fitting and getattr(X, "ndim", 0) == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but VonMisesFisherMixture is "
+                             f"expecting {self.n_features_in_} features as input.")
         X = _check_X(X, min_rows=1)
         if fitting and X.shape[0] < max(2, self.n_components):
             raise ValueError(f"VonMisesFisherMixture: need at least max(2, n_components) = "
-                             f"{max(2, self.n_components)} samples, got {X.shape[0]}")
+                             f"{max(2, self.n_components)} samples, got n_samples = "
+                             f"{X.shape[0]}")
         if not fitting and X.shape[1] != self.means_.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features, the mixture was fitted with "
-                             f"{self.means_.shape[1]}")
+            raise ValueError(f"X has {X.shape[1]} features, but VonMisesFisherMixture is "
+                             f"expecting {self.means_.shape[1]} features as input.")
         ns = _namespace(X)
         sq = (X.astype(np.float64) ** 2).sum(axis=1) if ns is not np else \
             np.einsum("ij,ij->i", X, X, dtype=np.float64)
