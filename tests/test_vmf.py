@@ -419,3 +419,29 @@ def test_gpu_fit_and_mixture(xp, planted):
     np.testing.assert_allclose(to_numpy(mu), mu0, atol=1e-12)
     gm = VonMisesFisherMixture(4, random_state=0, n_init=2).fit(Xg)
     assert _agreement(y, to_numpy(gm.predict(Xg)), 4) >= 0.999
+
+
+# --------------------------------------------------------------------------- bench suite
+
+def test_bench_suite_tiny(tmp_path):
+    """`fastspectral bench vmf --quick` at 1% size: runs, writes JSON, our answers agree."""
+    pytest.importorskip("scipy")
+    import contextlib
+    import io
+    import json
+
+    from fastspectral.cli import main
+
+    path = tmp_path / "vmf.json"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = main(["bench", "vmf", "--quick", "--size-scale", "0.01", "--device", "cpu",
+                       "--json", str(path)])
+    assert status == 0
+    doc = json.loads(path.read_text())
+    kernels = {c["kernel"] for c in doc["cases"]}
+    assert kernels == {"fit", "fit-big", "logpdf", "kappa_mle", "em-iter", "rvs"}
+    for c in doc["cases"]:
+        if c["kernel"] == "fit":
+            assert c["metrics"]["kappa_rel_diff"] < 1e-6
+        if c["kernel"] == "kappa_mle" and c["params"]["p"] >= 2048:
+            assert c["metrics"]["scipy_nonfinite_fraction"] > 0
