@@ -395,6 +395,17 @@ def test_dask_fit_and_mixture(planted):
     assert gd.n_iter_ == gm.n_iter_
     np.testing.assert_array_equal(np.asarray(gd.predict(Xd)), gm.predict(X))
     assert gd.score(Xd) == pytest.approx(gm.score(X), rel=1e-12)
+    hm = VonMisesFisherMixture(4, assignment="hard", init=X[[0, 150, 300, 499]]).fit(X)
+    hd = VonMisesFisherMixture(4, assignment="hard", init=X[[0, 150, 300, 499]]).fit(Xd)
+    np.testing.assert_allclose(hd.concentrations_, hm.concentrations_, rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(hd.predict_proba(Xd)), hm.predict_proba(X), atol=1e-9)
+
+
+def test_mixture_float32(planted):
+    X, y, *_ = planted
+    gm = VonMisesFisherMixture(4, n_init=2, random_state=0).fit(X.astype(np.float32))
+    assert _agreement(y, gm.predict(X.astype(np.float32)), 4) >= 0.999
+    assert gm.means_.dtype == np.float64 and gm.concentrations_.dtype == np.float64
 
 
 # --------------------------------------------------------------------------- GPU
