@@ -371,7 +371,9 @@ def _resultant(X: Any, weights: Any, normalize: bool) -> tuple[Any, float, float
                 bool(xp.isfinite(sq).all()))
     X = np.ascontiguousarray(X)
     w_all = None if weights is None else np.asarray(weights, dtype=np.float64)
-    b = _block_rows(p, X.dtype.itemsize)
+    # float32 blocks are summed by BLAS in float32: short blocks keep that error ~1e-6, and
+    # the float64 total across blocks does the rest
+    b = min(_block_rows(p, X.dtype.itemsize), 1024 if X.dtype.itemsize <= 4 else 1 << 16)
     r = np.zeros(p)
     nmin, nmax, allfin = np.inf, 0.0, True
     ones = np.ones(min(b, n), dtype=X.dtype)
