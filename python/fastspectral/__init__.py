@@ -3,6 +3,8 @@
 Modules
 -------
 special   log-domain and SciPy-compatible modified Bessel functions (NumPy ufuncs)
+kron      Kronecker matrix-vector products and Kronecker algebra
+vmf       von Mises-Fisher distributions: fit, sampling, mixtures
 bench     the benchmark harness behind ``fastspectral bench``
 
 The Bessel functions are also exported here in array-generic form (``fastspectral.log_iv``
@@ -14,9 +16,10 @@ from . import _core
 from ._dispatch import build_info, has_cuda
 from . import special
 from . import kron
+from . import vmf
 
 __version__ = "0.1.0"
 
 globals().update(special.generic)
 
-__all__ = ["__version__", "build_info", "has_cuda", "special", "kron", *special.generic]
+__all__ = ["__version__", "build_info", "has_cuda", "special", "kron", "vmf", *special.generic]
