@@ -27,8 +27,10 @@ struct Strided2 {
 // costs 20-200 ns; an OpenMP fork/join a few microseconds).
 constexpr std::ptrdiff_t kParallelThreshold = 2048;
 // Work is handed out in chunks: the cost per element varies by an order of magnitude
-// between regions of (v, x), so static partitions would leave threads idle.
-constexpr std::ptrdiff_t kChunk = 256;
+// between regions of (v, x), so static partitions would leave threads idle.  The chunk is also
+// the block of the region-batched loops (bessel_cpu.cpp), whose per-region vectors get longer
+// (less padding) with larger blocks.
+constexpr std::ptrdiff_t kChunk = 512;
 
 // One out-of-line loop serves both the serial and the parallel path, so every element is
 // computed by the same machine code whatever the thread count (two inlined copies could be
@@ -47,6 +49,25 @@ __attribute__((noinline)) void map2_range(const Strided2& s, F f, std::ptrdiff_t
     const T a = *reinterpret_cast<const T*>(s.a + i * s.sa);
     const T b = *reinterpret_cast<const T*>(s.b + i * s.sb);
     *reinterpret_cast<T*>(s.out + i * s.so) = f(a, b);
+  }
+}
+
+// Blocked two-input map for loops that evaluate a whole block at once (region-batched kernels):
+// the block function gets contiguous copies of up to kChunk inputs and fills contiguous outputs.
+// Blocks start at multiples of kChunk in both the serial and the parallel path, and the block
+// functions compute every element independently of its neighbours, so results do not depend on
+// the thread count.
+template <class T, class B>
+__attribute__((noinline)) void map2_block_range(const Strided2& s, B block, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+  alignas(64) T a[kChunk], b[kChunk], o[kChunk];
+  for (std::ptrdiff_t c = lo; c < hi; c += kChunk) {
+    const int m = int(hi - c < kChunk ? hi - c : kChunk);
+    for (int i = 0; i < m; ++i) {
+      a[i] = *reinterpret_cast<const T*>(s.a + (c + i) * s.sa);
+      b[i] = *reinterpret_cast<const T*>(s.b + (c + i) * s.sb);
+    }
+    block(a, b, o, m);
+    for (int i = 0; i < m; ++i) *reinterpret_cast<T*>(s.out + (c + i) * s.so) = o[i];
   }
 }
 
@@ -74,6 +95,11 @@ void map1(const Strided1& s, F f) {
 template <class T, class F>
 void map2(const Strided2& s, F f) {
   run_chunked(s, [&](std::ptrdiff_t lo, std::ptrdiff_t hi) { map2_range<T>(s, f, lo, hi); });
+}
+
+template <class T, class B>
+void map2_blocked(const Strided2& s, B block) {
+  run_chunked(s, [&](std::ptrdiff_t lo, std::ptrdiff_t hi) { map2_block_range<T>(s, block, lo, hi); });
 }
 
 }  // namespace cpu

@@ -35,6 +35,9 @@
 //  double and rounded once (pure-float cancellation of O(r) terms gave up to 2e-6 there).
 //  iv_ratio (and log_iv_dx) in float run the continued fraction in double (float CF: 5.7e-7).
 //  Everything else runs in float arithmetic.
+//  The float64 CPU ufunc loops of log_iv / log_ive do not call log_iv_nonneg / log_ive_nonneg per
+//  element: csrc/cpu/bessel_cpu.cpp re-implements these regions as vectorized per-region loops
+//  (same thresholds and formulas, its own log).  A change to the math here must be made there too.
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
