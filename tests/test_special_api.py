@@ -291,9 +291,18 @@ def test_cupy_matches_cpu(xp, dtype):
         gpu = getattr(fastspectral, name)(*[xp.asarray(a) for a in args])
         assert type(gpu).__module__.startswith(xp.__name__)
         assert gpu.dtype == cpu.dtype
-        tol = 1e-13 if dtype == np.float64 else 2e-6  # device exp/log differ from glibc by ulps
-        np.testing.assert_allclose(to_numpy(gpu), cpu, rtol=tol, atol=0, equal_nan=True,
-                                   err_msg=name)
+        # Device exp/log differ from glibc by ulps, and the CPU log_iv/log_ive loops are batched
+        # rewrites: compare on the accuracy metric of each family (logs: |d| / max(1, |ref|)).
+        g = to_numpy(gpu).astype(np.float64)
+        c = cpu.astype(np.float64)
+        assert np.array_equal(np.isnan(g), np.isnan(c)), name
+        assert np.array_equal(np.isinf(g), np.isinf(c)), name
+        fin = np.isfinite(c)
+        tol = 3e-14 if dtype == np.float64 else 1e-6
+        scale = np.maximum(1.0, np.abs(c[fin])) if name.startswith("log_") else np.abs(c[fin])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err = np.abs(g[fin] - c[fin]) / scale
+        assert np.all((err <= tol) | (g[fin] == c[fin])), (name, float(np.nanmax(err)))
 
 
 @pytest.mark.gpu

@@ -37,6 +37,11 @@ void* no_data[2] = {nullptr, nullptr};
   PyUFuncGenericFunction name##_loops[2] = {&loop1<fs::cpu::name##_f32>, &loop1<fs::cpu::name##_f64>};
 FS_BESSEL_BINARY_FUNCTIONS(FS_LOOPS_BINARY)
 FS_BESSEL_UNARY_FUNCTIONS(FS_LOOPS_UNARY)
+#define FS_LOOPS_SCALAR(name, doc)                                                   \
+  PyUFuncGenericFunction scalar_##name##_loops[2] = {&loop2<fs::cpu::scalar_##name##_f32>, \
+                                                     &loop2<fs::cpu::scalar_##name##_f64>};
+FS_BESSEL_BATCHED_FUNCTIONS(FS_LOOPS_SCALAR)
+#undef FS_LOOPS_SCALAR
 #undef FS_LOOPS_BINARY
 #undef FS_LOOPS_UNARY
 
@@ -59,6 +64,9 @@ void register_bessel_ufuncs(nb::module_& m) {
 #define FS_ADD_UNARY(name, doc) add_ufunc(m, #name, name##_loops, types1, 1, doc);
   FS_BESSEL_BINARY_FUNCTIONS(FS_ADD_BINARY)
   FS_BESSEL_UNARY_FUNCTIONS(FS_ADD_UNARY)
+#define FS_ADD_SCALAR(name, doc) add_ufunc(m, "_scalar_" #name, scalar_##name##_loops, types2, 2, doc);
+  FS_BESSEL_BATCHED_FUNCTIONS(FS_ADD_SCALAR)
+#undef FS_ADD_SCALAR
 #undef FS_ADD_BINARY
 #undef FS_ADD_UNARY
 }

@@ -252,6 +252,11 @@ constexpr bool same_name(const char* p, const char* q) {
   void name##_f64(const Strided1& s) { map1<double>(s, [](double x) { return fs::name<double>(x); }); }
 FS_BESSEL_BINARY_FUNCTIONS(FS_DEFINE_BINARY)
 FS_BESSEL_UNARY_FUNCTIONS(FS_DEFINE_UNARY)
+#define FS_DEFINE_SCALAR(name, doc)                                                          \
+  void scalar_##name##_f32(const Strided2& s) { map2<float>(s, [](float v, float x) { return fs::name<float>(v, x); }); } \
+  void scalar_##name##_f64(const Strided2& s) { map2<double>(s, [](double v, double x) { return fs::name<double>(v, x); }); }
+FS_BESSEL_BATCHED_FUNCTIONS(FS_DEFINE_SCALAR)
+#undef FS_DEFINE_SCALAR
 #undef FS_DEFINE_BINARY
 #undef FS_DEFINE_UNARY
 

@@ -15,6 +15,11 @@ namespace cpu {
   void name##_f64(const Strided1& s);
 FS_BESSEL_BINARY_FUNCTIONS(FS_DECLARE_BINARY)
 FS_BESSEL_UNARY_FUNCTIONS(FS_DECLARE_UNARY)
+#define FS_DECLARE_SCALAR(name, doc)          \
+  void scalar_##name##_f32(const Strided2& s); \
+  void scalar_##name##_f64(const Strided2& s);
+FS_BESSEL_BATCHED_FUNCTIONS(FS_DECLARE_SCALAR)
+#undef FS_DECLARE_SCALAR
 #undef FS_DECLARE_BINARY
 #undef FS_DECLARE_UNARY
 

@@ -24,3 +24,10 @@
   X(k0e, "k0e(x)\n\nExponentially scaled K_0(x) exp(x) (scipy.special.k0e).")  \
   X(k1, "k1(x)\n\nModified Bessel function K_1(x) (scipy.special.k1).")        \
   X(k1e, "k1e(x)\n\nExponentially scaled K_1(x) exp(x) (scipy.special.k1e).")
+
+// CPU-only batched rewrites exist for these (csrc/cpu/bessel_cpu.cpp); the scalar per-element
+// path -- what the CUDA kernels run -- is also exported as `_scalar_<name>` ufuncs so the tests
+// check both against Arb.
+#define FS_BESSEL_BATCHED_FUNCTIONS(X) \
+  X(log_iv, "scalar path of log_iv (tests only)") \
+  X(log_ive, "scalar path of log_ive (tests only)")
