@@ -102,9 +102,18 @@ FS_HOST_DEVICE FS_INLINE dd_t debye_exponent(double v, double x, double r, doubl
 // Debye value of I (is_k false) or K, r = hypot(v, x) in [22, 1e150), x > 1e-280 r.
 template <class T, bool is_k, bool scaled>
 FS_HOST_DEVICE FS_INLINE double debye_value(double v, double x, double r) {
+  const double rmx = v * (v / (r + x));  // r - x
+  {
+    // Cheap bound first (a third of a log-uniform grid lies there): log(x/(v+r)) < (ex - ed + 1)
+    // ln 2 from the binary exponents, so E(I) < bound; below -2100 the value is 0 (I) or inf (K).
+    const long long ex = dd_bits(x) >> 52, ed = dd_bits(v + r) >> 52;
+    // (the margin term covers the rounding of the sum where its parts cancel, huge v)
+    const double a = scaled ? rmx : r;
+    if (a + v * (double(ex - ed + 1) * 0.6931471805599453) < -2100.0 - 1e-14 * a)
+      return is_k ? math::infinity<double>() : 0.0;
+  }
   const double rinv = 1.0 / r;
   dd_t E;
-  const double rmx = v * (v / (r + x));  // r - x
   if (scaled && rmx < 0.25) {
     E = {rmx - v * math::log1p((v + rmx) / x), 0.0};  // here x > v
     if (is_k) E.hi = -E.hi;
