@@ -77,25 +77,61 @@ FS_HOST_DEVICE FS_INLINE double exp_dd_times(dd_t E, double M) {
   return ::ldexp(math::exp(e.hi) * (M + M * e.lo), int(k));
 }
 
+// Exponent E = r + v log(x/(v+r)) (I; minus it for K), less x if scaled, for r = hypot(v, x)
+// in [22, 1e150), x > 1e-280 r, as E.hi + E.lo with absolute error ~1e-20 max(1, components).
+// r = rh + rl: rl from v^2 + x^2 - rh^2 (two_prods; one fma is exact there).  y = x/(v+r) is
+// taken as yh (1 + d): one division, d from the residual, and log_plus adds d to log yh.
+template <bool is_k, bool scaled>
+FS_HOST_DEVICE FS_INLINE dd_t debye_exponent(double v, double x, double r, double rinv) {
+  const dd_t pv = dd_two_prod(v, v), px = dd_two_prod(x, x);
+  const dd_t ss = dd_two_sum(pv.hi, px.hi);
+  const double rl = (dd_residual(ss.hi, r, r) + (ss.lo + (pv.lo + px.lo))) * (0.5 * rinv);
+  const dd_t dv = dd_two_sum(v, r);
+  const double dl = dv.lo + rl;
+  const double yh = x / dv.hi;
+  const double d = (dd_residual(x, yh, dv.hi) - yh * dl) / x;
+  const dd_t L = log_plus(yh, d);
+  const dd_t B = dd_two_prod(v, L.hi);
+  const dd_t A = scaled ? dd_two_sum(r, -x) : dd_t{r, 0.0};
+  const dd_t s = dd_two_sum(A.hi, B.hi);
+  const double lo = s.lo + ((A.lo + rl) + (B.lo + v * L.lo));
+  const dd_t E = dd_fast_two_sum(s.hi, lo);
+  return is_k ? dd_t{-E.hi, -E.lo} : E;
+}
+
 // Debye value of I (is_k false) or K, r = hypot(v, x) in [22, 1e150), x > 1e-280 r.
 template <class T, bool is_k, bool scaled>
 FS_HOST_DEVICE FS_INLINE double debye_value(double v, double x, double r) {
+  const double rmx = v * (v / (r + x));  // r - x
+  {
+    // Cheap bound first (a third of a log-uniform grid lies there): log(x/(v+r)) < (ex - ed + 1)
+    // ln 2 from the binary exponents, so E(I) < bound; below -2100 the value is 0 (I) or inf (K).
+    const long long ex = dd_bits(x) >> 52, ed = dd_bits(v + r) >> 52;
+    // (the margin term covers the rounding of the sum where its parts cancel, huge v)
+    const double a = scaled ? rmx : r;
+    if (a + v * (double(ex - ed + 1) * 0.6931471805599453) < -2100.0 - 1e-14 * a)
+      return is_k ? math::infinity<double>() : 0.0;
+  }
   const double rinv = 1.0 / r;
+  dd_t E;
+  if (scaled && rmx < 0.25) {
+    E = {rmx - v * math::log1p((v + rmx) / x), 0.0};  // here x > v
+    if (is_k) E.hi = -E.hi;
+  } else if (bk_is_float<T>()) {
+    // a float result needs E only to ~2^-40 relative: plain double
+    const double lg = x >= v ? -math::log1p((v + rmx) / x) : math::log(x / (v + r));
+    E = {(scaled ? rmx : r) + v * lg, 0.0};
+    if (is_k) E.hi = -E.hi;
+  } else {
+    E = debye_exponent<is_k, scaled>(v, x, r, rinv);
+  }
+  // Far outside the range (|E| > 2000) the value is 0 or inf whatever M (1e-76 < M < 1): skip M.
+  if (E.hi < -2000.0) return 0.0;
+  if (E.hi > 2000.0) return math::infinity<double>();
   const double p = v * rinv;
   double sm1, unused;
   bk_debye_sum<T, false>(p * p, is_k ? -rinv : rinv, bk_debye_terms<T>(r), sm1, unused);
   const double M = (1.0 + sm1) * math::sqrt((is_k ? 1.5707963267948966 : 0.15915494309189535) * rinv);
-  dd_t E;
-  const double rmx = v * (v / (r + x));  // r - x
-  if (scaled && rmx < 0.25) {
-    E = {rmx - v * math::log1p((v + rmx) / x), 0.0};  // here x > v
-  } else {
-    const dd_t rd = dd_hypot(v, x, r, rinv);
-    const dd_t y = dd_div({x, 0.0}, dd_add_d(rd, v));  // x/(v+r) in (0, 1]
-    const dd_t vl = dd_mul_d(dd_log(y), v);
-    E = dd_add(scaled ? dd_add_d(rd, -x) : rd, vl);
-  }
-  if (is_k) E = {-E.hi, -E.lo};
   return exp_dd_times(E, M);
 }
 
