@@ -95,20 +95,6 @@ FS_HOST_DEVICE FS_INLINE dd_t dd_mul_d(dd_t a, double b) {
   return dd_fast_two_sum(p.hi, p.lo);
 }
 
-// a / b, one correction step; one division (q needs only to be close: the step fixes it).
-FS_HOST_DEVICE FS_INLINE dd_t dd_div(dd_t a, dd_t b) {
-  const double inv = 1.0 / b.hi;
-  const double q = a.hi * inv;
-  return dd_fast_two_sum(q, dd_residual(a.hi, q, b.hi) * inv + (a.lo - q * b.lo) * inv);
-}
-
-// sqrt(a^2 + b^2) for 0 <= a, b < ~1e150 (no overflow of the squares), given h ~ the rounded
-// root and hinv ~ 1/h (the correction needs them only to a few ulp).
-FS_HOST_DEVICE FS_INLINE dd_t dd_hypot(double a, double b, double h, double hinv) {
-  const dd_t s = dd_add(dd_two_prod(a, a), dd_two_prod(b, b));
-  return dd_fast_two_sum(h, (dd_residual(s.hi, h, h) + s.lo) * (0.5 * hinv));
-}
-
 FS_HOST_DEVICE FS_INLINE long long dd_bits(double d) {
 #if defined(__CUDA_ARCH__)
   return __double_as_longlong(d);

@@ -146,7 +146,7 @@ FS_HOST_DEVICE FS_INLINE bool iv_value_nonneg(double v, double x, double* out) {
     return true;
   }
   if (x <= 1e-280 * r) return false;
-  // dd_hypot would overflow; only the plain-double scaled branch (x >> v) works there
+  // the squares in the exponent would overflow; only the plain-double scaled branch (x >> v) works there
   if (r >= 1e150 && !(scaled && v * (v / (r + x)) < 0.25)) return false;
   *out = debye_value<T, false, scaled>(v, x, r);
   return true;
