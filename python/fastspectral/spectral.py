@@ -27,7 +27,8 @@ result is the same trigonometric polynomial sampled on the new grid).  This diff
 crops or pads at the end of the array and so misplaces negative frequencies in every dim but
 the last whenever the size changes.
 
-Implementation: NumPy's pocketfft for the transforms; one C++/OpenMP pass (GIL released)
+Implementation: scipy.fft (pocketfft, ``workers`` = the OpenMP thread count, so
+threadpoolctl's OpenMP limit governs it too) for the transforms, NumPy's when SciPy is absent; one C++/OpenMP pass (GIL released)
 gathers the kept modes, contracts the channels per mode and scatters into the zero output
 half-spectrum.  The backward pass (``spectral_conv_backward``) is the exact adjoint: one
 forward transform of ``grad_y``, two contraction kernels, one inverse transform.
@@ -68,6 +69,30 @@ def weight_shape(in_channels: int, out_channels: int, n_modes: Sequence[int]) ->
     """
     m = tuple(int(v) for v in n_modes)
     return (int(in_channels), int(out_channels)) + m[:-1] + (m[-1] // 2 + 1,)
+
+
+# --------------------------------------------------------------------------- transforms
+
+try:  # scipy's pocketfft runs batched transforms on several threads; numpy's on one
+    import scipy.fft as _sfft
+except ImportError:  # pragma: no cover - scipy is optional
+    _sfft = None
+
+
+def _workers() -> int:
+    return int(_core.build_info()["max_threads"])
+
+
+def _rfftn(a: np.ndarray, axes: tuple[int, ...], norm: str) -> np.ndarray:
+    if _sfft is not None:
+        return _sfft.rfftn(a, axes=axes, norm=norm, workers=_workers())
+    return np.fft.rfftn(a, axes=axes, norm=norm)
+
+
+def _irfftn(a: np.ndarray, s: tuple[int, ...], axes: tuple[int, ...], norm: str) -> np.ndarray:
+    if _sfft is not None:
+        return _sfft.irfftn(a, s=s, axes=axes, norm=norm, workers=_workers())
+    return np.fft.irfftn(a, s=s, axes=axes, norm=norm)
 
 
 # --------------------------------------------------------------------------- planning
@@ -224,10 +249,10 @@ def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str):
 
 def _forward(x: np.ndarray, weight: np.ndarray, p: _Plan) -> tuple[np.ndarray, np.ndarray]:
     B, O = x.shape[0], weight.shape[1]
-    X = np.ascontiguousarray(np.fft.rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
+    X = np.ascontiguousarray(_rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
     Y = np.zeros(_spectrum_shape(B, O, p.out_shape), dtype=p.cdtype)
     _core.spectral_mix(_as5(X), weight.reshape(p.w5), _as5(Y), *p.idx, p.L, False, None)
-    y = np.fft.irfftn(Y, s=p.out_shape, axes=p.axes, norm=p.norm).astype(p.rdtype, copy=False)
+    y = _irfftn(Y, s=p.out_shape, axes=p.axes, norm=p.norm).astype(p.rdtype, copy=False)
     return y, X
 
 
@@ -275,7 +300,7 @@ def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
     B, I, O = X.shape[0], weight.shape[0], weight.shape[1]
     # Adjoint of the inverse real transform: the dual-norm forward transform, with every
     # half-spectrum entry weighted by how often it counts in the real output.
-    G = np.ascontiguousarray(np.fft.rfftn(grad_y, axes=p.axes, norm=_DUAL[p.norm]),
+    G = np.ascontiguousarray(_rfftn(grad_y, axes=p.axes, norm=_DUAL[p.norm]),
                              dtype=p.cdtype)
     c_out = _hermitian_count(p.out_shape[-1], p.L)
     c_in = _hermitian_count(p.in_shape[-1], p.L)
@@ -287,7 +312,7 @@ def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
         # adjoint of the forward real transform divides each entry by its count again
         _core.spectral_mix(_as5(G), weight.reshape(p.w5), _as5(GX), w1, d1, s1, w2, d2, s2,
                            p.L, True, np.ascontiguousarray(c_out / c_in))
-        grad_x = np.fft.irfftn(GX, s=p.in_shape, axes=p.axes, norm=_DUAL[p.norm])
+        grad_x = _irfftn(GX, s=p.in_shape, axes=p.axes, norm=_DUAL[p.norm])
         grad_x = grad_x.astype(p.rdtype, copy=False)
     if need_w:
         grad_w = np.zeros(weight.shape, dtype=p.cdtype)
@@ -324,7 +349,7 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
         raise ValueError(f"fastspectral.spectral: grad_y has shape {tuple(grad_y.shape)}, "
                          f"expected the output shape {expect}")
     grad_y = grad_y.astype(p.rdtype, copy=False)
-    X = np.ascontiguousarray(np.fft.rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
+    X = np.ascontiguousarray(_rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
     grad_x, grad_w = _backward(grad_y, X, weight, p)
     grad_b = None
     if b is not None:
