@@ -252,3 +252,25 @@ def test_bad_input():
         spectral_conv(x.astype(np.complex128), w, (8, 8))
     with pytest.raises(ValueError, match="grad_y"):
         spectral_conv_backward(np.zeros((2, 4, 16, 15)), x, w, (8, 8))
+
+
+# --------------------------------------------------------------------------- torch module
+
+def test_torch_module_gradcheck_and_state_dict():
+    torch = pytest.importorskip("torch")
+    from fastspectral.torch import SpectralConv, spectral_conv as torch_spectral_conv
+
+    torch.manual_seed(0)
+    conv = SpectralConv(2, 3, (6, 5), dtype=torch.float64)
+    assert conv.weight.shape == (2, 3, 6, 3) and conv.bias.shape == (3, 1, 1)
+    x = torch.randn(2, 2, 9, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: torch_spectral_conv(x, w, (6, 5), bias=b, output_shape=(10, 7)),
+        (x, conv.weight, conv.bias), eps=1e-6, atol=1e-8)
+    y = conv(x)
+    ref = reference(x.detach().numpy(), conv.weight.detach().numpy(), (6, 5),
+                    bias=conv.bias.detach().numpy())
+    np.testing.assert_allclose(y.detach().numpy(), ref, atol=1e-12)
+    other = SpectralConv(2, 3, (6, 5), dtype=torch.float64)
+    other.load_state_dict(conv.state_dict())
+    np.testing.assert_array_equal(other(x).detach().numpy(), y.detach().numpy())
