@@ -7,6 +7,7 @@
 #endif
 
 #include "bind/kron_bind.hpp"
+#include "bind/spectral_bind.hpp"
 #include "bind/ufuncs.hpp"
 
 namespace nb = nanobind;
@@ -39,4 +40,5 @@ NB_MODULE(_core, m) {
   m.def("build_info", &build_info, "Compile-time facts about the CPU module.");
   fs::bind::register_bessel_ufuncs(m);
   fs::bind::register_kron_core(m);
+  fs::bind::register_spectral_core(m);
 }

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace fs {
+namespace bind {
+
+// fastspectral._core: spectral_mix / spectral_weight_grad (CPU contraction kernels).
+void register_spectral_core(nanobind::module_& m);
+
+}  // namespace bind
+}  // namespace fs

@@ -1,0 +1,357 @@
+"""Spectral convolution: the Fourier Neural Operator layer as one library call.
+
+For ``x`` of shape ``(batch, in_channels, n_1, ..., n_d)`` (d = 1, 2, 3)::
+
+    X = rfftn(x)                                     # over the d spatial dims
+    Y[b, o, k] = sum_i X[b, i, k] W[i, o, k]         # for every kept mode k
+    y = irfftn(Y, s=output_shape) (+ bias)           # Y zero outside the kept modes
+
+Mode layout (neuraloperator's current ``SpectralConv``, dense weights)
+---------------------------------------------------------------------
+``weight`` has shape ``(in_channels, out_channels, m_1, ..., m_{d-1}, m_d // 2 + 1)`` for
+``n_modes = (m_1, ..., m_d)``.  Along every spatial dim but the last, weight index ``a``
+(``0 <= a < m_j``) multiplies the frequency ``a - m_j // 2``: the centred block of the
+fftshifted spectrum, i.e. frequencies ``-(m_j//2) .. m_j - m_j//2 - 1``.  Along the last dim,
+weight index ``a`` multiplies frequency ``a`` (the first ``m_d//2 + 1`` half-spectrum entries).
+
+On even grid sizes this is exactly what neuraloperator computes.  On odd sizes
+neuraloperator (2.0.0) applies ``fftshift`` a second time instead of ``ifftshift`` when
+putting the modes back, which moves every mode by one frequency; here every mode goes back
+to its own frequency (the ``ifftshift``), so all-modes-kept identity weights reproduce the
+input on odd grids too.
+
+``output_shape`` resamples: each kept frequency is written at its own place in the output
+spectrum (frequencies the output grid cannot hold are dropped; with ``norm="forward"`` the
+result is the same trigonometric polynomial sampled on the new grid).  This differs from
+``irfftn(..., s=output_shape)`` on an input-sized spectrum (what neuraloperator does), which
+crops or pads at the end of the array and so misplaces negative frequencies in every dim but
+the last whenever the size changes.
+
+Implementation: scipy.fft (pocketfft, ``workers`` = the OpenMP thread count, so
+threadpoolctl's OpenMP limit governs it too) for the transforms, NumPy's when SciPy is absent; one C++/OpenMP pass (GIL released)
+gathers the kept modes, contracts the channels per mode and scatters into the zero output
+half-spectrum.  The backward pass (``spectral_conv_backward``) is the exact adjoint: one
+forward transform of ``grad_y``, two contraction kernels, one inverse transform.
+
+Example
+-------
+>>> import numpy as np
+>>> from fastspectral.spectral import spectral_conv
+>>> x = np.random.default_rng(0).standard_normal((2, 3, 16, 16))
+>>> w = np.zeros((3, 3, 16, 9), complex); w[np.arange(3), np.arange(3)] = 1  # identity
+>>> bool(np.allclose(spectral_conv(x, w, (16, 16)), x))
+True
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _core
+from ._dispatch import is_cupy_array
+
+__all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape"]
+
+_NORMS = ("forward", "backward", "ortho")
+_DUAL = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+
+
+def weight_shape(in_channels: int, out_channels: int, n_modes: Sequence[int]) -> tuple[int, ...]:
+    """Shape of the dense weight for ``n_modes``: ``(in, out, m_1, ..., m_{d-1}, m_d//2 + 1)``.
+
+    >>> weight_shape(4, 8, (12, 12))
+    (4, 8, 12, 7)
+    """
+    m = tuple(int(v) for v in n_modes)
+    return (int(in_channels), int(out_channels)) + m[:-1] + (m[-1] // 2 + 1,)
+
+
+# --------------------------------------------------------------------------- transforms
+
+try:  # scipy's pocketfft runs batched transforms on several threads; numpy's on one
+    import scipy.fft as _sfft
+except ImportError:  # pragma: no cover - scipy is optional
+    _sfft = None
+
+
+def _workers() -> int:
+    return int(_core.build_info()["max_threads"])
+
+
+def _rfftn(a: np.ndarray, axes: tuple[int, ...], norm: str) -> np.ndarray:
+    if _sfft is not None:
+        return _sfft.rfftn(a, axes=axes, norm=norm, workers=_workers())
+    return np.fft.rfftn(a, axes=axes, norm=norm)
+
+
+def _irfftn(a: np.ndarray, s: tuple[int, ...], axes: tuple[int, ...], norm: str) -> np.ndarray:
+    if _sfft is not None:
+        return _sfft.irfftn(a, s=s, axes=axes, norm=norm, workers=_workers())
+    return np.fft.irfftn(a, s=s, axes=axes, norm=norm)
+
+
+# --------------------------------------------------------------------------- planning
+
+@dataclass
+class _Plan:
+    d: int
+    axes: tuple[int, ...]
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    n_modes: tuple[int, ...]
+    rdtype: np.dtype
+    cdtype: np.dtype
+    norm: str
+    # kernel index lists for the two leading (padded) mode dims: weight, input, output index
+    idx: tuple[np.ndarray, ...]
+    L: int
+    w5: tuple[int, ...]        # weight viewed as 5-D
+
+
+def _half(n: int) -> int:
+    return n // 2 + 1
+
+
+def _hermitian_count(n: int, L: int) -> np.ndarray:
+    """How often each of the first L half-spectrum entries counts in a length-n real signal:
+    2, except the zero frequency and (even n) the Nyquist frequency, which count once."""
+    c = np.full(L, 2.0)
+    c[0] = 1.0
+    if n % 2 == 0 and n // 2 < L:
+        c[n // 2] = 1.0
+    return c
+
+
+def _as_int_tuple(v: Any, d: int, name: str) -> tuple[int, ...]:
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        v = (int(v),) * d
+    try:
+        t = tuple(v)
+    except TypeError:
+        raise TypeError(f"fastspectral.spectral: {name} must be an int or a sequence of {d} "
+                        f"ints, got {type(v).__name__}") from None
+    if len(t) != d:
+        raise ValueError(f"fastspectral.spectral: {name} has {len(t)} entries but x has {d} "
+                         f"spatial dims")
+    out = []
+    for e in t:
+        if not isinstance(e, numbers.Integral) or isinstance(e, bool) or int(e) < 1:
+            raise ValueError(f"fastspectral.spectral: {name} must hold positive ints, got {t}")
+        out.append(int(e))
+    return tuple(out)
+
+
+def _check_array(a: Any, name: str) -> np.ndarray:
+    if is_cupy_array(a):
+        raise TypeError(f"fastspectral.spectral: {name} is a cupy array; the GPU path of "
+                        "spectral_conv is not implemented yet, pass NumPy arrays")
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    return a
+
+
+def _plan(x: np.ndarray, weight: np.ndarray, n_modes: Any, output_shape: Any, norm: str,
+          ) -> _Plan:
+    if x.ndim < 3 or x.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    d = x.ndim - 2
+    if norm not in _NORMS:
+        raise ValueError(f"fastspectral.spectral: norm must be one of {_NORMS}, got {norm!r}")
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    in_shape = tuple(int(s) for s in x.shape[2:])
+    out_shape = in_shape if output_shape is None else _as_int_tuple(output_shape, d,
+                                                                   "output_shape")
+    for j in range(d - 1):
+        if modes[j] > in_shape[j]:
+            raise ValueError(f"fastspectral.spectral: n_modes[{j}] = {modes[j]} exceeds the "
+                             f"grid size {in_shape[j]} of x along spatial dim {j}")
+    if _half(modes[-1]) > _half(in_shape[-1]):
+        raise ValueError(f"fastspectral.spectral: n_modes[{d - 1}] = {modes[-1]} keeps "
+                         f"{_half(modes[-1])} half-spectrum modes but the grid size "
+                         f"{in_shape[-1]} of x along its last spatial dim has only "
+                         f"{_half(in_shape[-1])}")
+    if x.dtype not in _COMPLEX_OF:
+        raise TypeError(f"fastspectral.spectral: x must be float32 or float64, got {x.dtype}")
+    cdtype = _COMPLEX_OF[x.dtype]
+    if not np.iscomplexobj(weight):
+        raise TypeError(f"fastspectral.spectral: weight must be complex ({cdtype} for {x.dtype} "
+                        f"x), got {weight.dtype}")
+    if weight.dtype != cdtype:
+        raise TypeError(f"fastspectral.spectral: weight is {weight.dtype} but x is {x.dtype}; "
+                        f"expected a {cdtype} weight")
+    if weight.ndim != d + 2:
+        raise ValueError(f"fastspectral.spectral: weight must have shape (in_channels, "
+                         f"out_channels, *modes) with {d} mode dims, got shape {weight.shape}")
+    if weight.shape[0] != x.shape[1]:
+        raise ValueError(f"fastspectral.spectral: x has {x.shape[1]} channels but weight has "
+                         f"in_channels = weight.shape[0] = {weight.shape[0]}")
+    expect = weight_shape(weight.shape[0], weight.shape[1], modes)
+    if tuple(weight.shape) != expect:
+        raise ValueError(f"fastspectral.spectral: weight has shape {tuple(weight.shape)}, "
+                         f"expected {expect} for n_modes = {modes} (the last dim keeps "
+                         f"n_modes[-1] // 2 + 1 modes)")
+    # Leading mode dims (padded to two): frequency a - m//2 for weight index a.
+    idx: list[np.ndarray] = []
+    w5: list[int] = []
+    for j in range(d - 1):
+        m, n_in, n_out = modes[j], in_shape[j], out_shape[j]
+        f = np.arange(m, dtype=np.int64) - m // 2
+        keep = (f >= -(n_out // 2)) & (f <= (n_out - 1) // 2)
+        idx += [np.nonzero(keep)[0].astype(np.int64), f[keep] % n_in, f[keep] % n_out]
+        w5.append(m)
+    while len(w5) < 2:
+        zero = np.zeros(1, np.int64)
+        idx = [zero, zero, zero] + idx
+        w5.insert(0, 1)
+    w5.append(_half(modes[-1]))
+    L = min(_half(modes[-1]), _half(out_shape[-1]))
+    return _Plan(d=d, axes=tuple(range(2, 2 + d)), in_shape=in_shape, out_shape=out_shape,
+                 n_modes=modes, rdtype=x.dtype, cdtype=cdtype, norm=norm, idx=tuple(idx), L=L,
+                 w5=(weight.shape[0], weight.shape[1], *w5))
+
+
+def _as5(a: np.ndarray) -> np.ndarray:
+    """View a (B, C, *spatial) array as (B, C, N1, N2, N3) with leading size-1 dims."""
+    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
+
+
+def _spectrum_shape(B: int, C: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (B, C, *shape[:-1], _half(shape[-1]))
+
+
+def _check_bias(bias: Any, out_channels: int, d: int, rdtype: np.dtype) -> np.ndarray | None:
+    if bias is None:
+        return None
+    bias = _check_array(bias, "bias")
+    if np.iscomplexobj(bias):
+        raise TypeError(f"fastspectral.spectral: bias must be real, got {bias.dtype}")
+    shp = tuple(bias.shape)
+    if shp not in ((out_channels,), (out_channels,) + (1,) * d):
+        raise ValueError(f"fastspectral.spectral: bias must have shape ({out_channels},) or "
+                         f"{(out_channels,) + (1,) * d}, got {shp}")
+    return bias
+
+
+def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str):
+    x = _check_array(x, "x")
+    weight = _check_array(weight, "weight")
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    p = _plan(x, weight, n_modes, output_shape, norm)
+    return x, np.ascontiguousarray(weight), p
+
+
+def _forward(x: np.ndarray, weight: np.ndarray, p: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    B, O = x.shape[0], weight.shape[1]
+    X = np.ascontiguousarray(_rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
+    Y = np.zeros(_spectrum_shape(B, O, p.out_shape), dtype=p.cdtype)
+    _core.spectral_mix(_as5(X), weight.reshape(p.w5), _as5(Y), *p.idx, p.L, False, None)
+    y = _irfftn(Y, s=p.out_shape, axes=p.axes, norm=p.norm).astype(p.rdtype, copy=False)
+    return y, X
+
+
+def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
+                  output_shape: Sequence[int] | None = None, norm: str = "forward",
+                  bias: Any = None) -> np.ndarray:
+    """The FNO spectral convolution ``y = irfftn(W . rfftn(x)[kept modes]) + bias``.
+
+    Parameters
+    ----------
+    x : (batch, in_channels, n_1, ..., n_d) float32 or float64, d = 1, 2 or 3
+        (integers become float64).
+    weight : (in_channels, out_channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex64 (float32
+        x) or complex128 (float64 x); see the module docstring for which frequency each weight
+        entry multiplies (neuraloperator's layout).
+    n_modes : int or d ints ``(m_1, ..., m_d)``; ``m_j <= n_j`` and ``m_d // 2 <= n_d // 2``.
+    output_shape : d ints, optional. Spatial shape of ``y`` (spectral resampling); default the
+        input's.
+    norm : "forward" (default, as neuraloperator), "backward" or "ortho": numpy.fft's norm,
+        used by both transforms.
+    bias : (out_channels,) or (out_channels, 1, ..., 1) real, optional; added to ``y``.
+
+    Returns
+    -------
+    y : (batch, out_channels, *output_shape), the dtype of x.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> x = np.ones((1, 2, 8))
+    >>> w = np.ones((2, 3, 3), np.complex128)
+    >>> spectral_conv(x, w, 4, output_shape=(5,))[0, :, 0]
+    array([2., 2., 2.])
+    """
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
+    y, _ = _forward(x, weight, p)
+    if b is not None:
+        y += b.reshape((weight.shape[1],) + (1,) * p.d).astype(p.rdtype, copy=False)
+    return y
+
+
+def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
+              need_x: bool = True, need_w: bool = True):
+    B, I, O = X.shape[0], weight.shape[0], weight.shape[1]
+    # Adjoint of the inverse real transform: the dual-norm forward transform, with every
+    # half-spectrum entry weighted by how often it counts in the real output.
+    G = np.ascontiguousarray(_rfftn(grad_y, axes=p.axes, norm=_DUAL[p.norm]),
+                             dtype=p.cdtype)
+    c_out = _hermitian_count(p.out_shape[-1], p.L)
+    c_in = _hermitian_count(p.in_shape[-1], p.L)
+    w1, s1, d1, w2, s2, d2 = p.idx
+    grad_x = grad_w = None
+    if need_x:
+        GX = np.zeros(_spectrum_shape(B, I, p.in_shape), dtype=p.cdtype)
+        # source = output spectrum, destination = input spectrum: swap the index roles; the
+        # adjoint of the forward real transform divides each entry by its count again
+        _core.spectral_mix(_as5(G), weight.reshape(p.w5), _as5(GX), w1, d1, s1, w2, d2, s2,
+                           p.L, True, np.ascontiguousarray(c_out / c_in))
+        grad_x = _irfftn(GX, s=p.in_shape, axes=p.axes, norm=_DUAL[p.norm])
+        grad_x = grad_x.astype(p.rdtype, copy=False)
+    if need_w:
+        grad_w = np.zeros(weight.shape, dtype=p.cdtype)
+        _core.spectral_weight_grad(_as5(X), _as5(G), grad_w.reshape(p.w5), *p.idx, p.L, c_out)
+    return grad_x, grad_w
+
+
+def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequence[int], *,
+                           output_shape: Sequence[int] | None = None, norm: str = "forward",
+                           bias: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of a real loss through :func:`spectral_conv`.
+
+    Takes the forward call's arguments plus ``grad_y = dL/dy`` (shape of ``y``) and returns
+    ``(grad_x, grad_weight, grad_bias)``: ``grad_x`` like x; ``grad_weight`` like weight, in
+    the convention ``dL/dRe(W) + i dL/dIm(W)`` (what torch autograd returns for complex
+    parameters); ``grad_bias`` like bias, or None without a bias.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.standard_normal((2, 3, 10))
+    >>> w = rng.standard_normal((3, 4, 4)) + 1j * rng.standard_normal((3, 4, 4))
+    >>> g = rng.standard_normal((2, 4, 10))
+    >>> gx, gw, gb = spectral_conv_backward(g, x, w, 6)
+    >>> gx.shape, gw.shape, gb
+    ((2, 3, 10), (3, 4, 4), None)
+    """
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
+    grad_y = _check_array(grad_y, "grad_y")
+    expect = (x.shape[0], weight.shape[1], *p.out_shape)
+    if tuple(grad_y.shape) != expect:
+        raise ValueError(f"fastspectral.spectral: grad_y has shape {tuple(grad_y.shape)}, "
+                         f"expected the output shape {expect}")
+    grad_y = grad_y.astype(p.rdtype, copy=False)
+    X = np.ascontiguousarray(_rfftn(x, axes=p.axes, norm=p.norm), dtype=p.cdtype)
+    grad_x, grad_w = _backward(grad_y, X, weight, p)
+    grad_b = None
+    if b is not None:
+        grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
+    return grad_x, grad_w, grad_b
