@@ -233,6 +233,98 @@ void log_i_block(const double* a, const double* b, double* o, int m) {
   }
 }
 
+// ---------------------------------------------------------------- region-batched log_kv / log_kve
+//
+// The same scheme for K (regions of bessel_k.hpp).  The Debye region r >= 22 runs batched: classes of
+// term counts (each class uses the count bessel_k.hpp takes at its lowest r, so every element gets
+// at least the terms the scalar code gives it), and for log_kv the band around x = z0 v, where
+// v*eta comes from bk_veta_band.  Small r (Temme series / Miller + forward recurrence, loops of
+// data-dependent length) and rare cases call the scalar code.
+
+// Debye region, N terms: log K_v(x) (Scaled: + x); Band: v*eta from its Taylor series about z0.
+template <bool Scaled, int N, bool Band>
+__attribute__((flatten)) void k_debye_kernel(const double* __restrict v_, const double* __restrict x_, double* __restrict o_, int m) {
+  const double* v = static_cast<const double*>(__builtin_assume_aligned(v_, 64));
+  const double* x = static_cast<const double*>(__builtin_assume_aligned(x_, 64));
+  double* o = static_cast<double*>(__builtin_assume_aligned(o_, 64));
+  for (int i = 0; i < m; ++i) {
+    const double vi = v[i], xi = x[i];
+    const double r = __builtin_sqrt(vi * vi + xi * xi);
+    const double rinv = 1.0 / r;
+    const double p = vi * rinv;
+    double sm1, dsum;
+    detail::bk_debye_sum_n<double, N, false>(p * p, -rinv, sm1, dsum);
+    const double s = 1.0 + sm1;
+    const double pre = 0.5 * log_pos((1.5707963267948966 * rinv) * (s * s));
+    double ph;  // v*eta (Scaled: v*eta - x), as bk_debye_phase
+    if (Band) {
+      ph = detail::bk_veta_band<double>(vi, xi);
+    } else {
+      const double v2rx = vi * (vi / (r + xi));  // r - x
+      // x >= v: log1p(u), u = (v + v2rx)/x, as log(w) + (u - (w - 1))/w with w = 1 + u rounded;
+      // x < v: log(x/(v+r)) (x/(v+r) stays normal in the fast range)
+      const double u = (vi + v2rx) / xi;
+      const double w = 1.0 + u;
+      const bool big = xi >= vi;
+      const double l = log_pos(big ? w : xi / (vi + r));
+      const double lg = big ? -(l + (u - (w - 1.0)) / w) : l;
+      ph = Scaled ? v2rx + vi * lg : r + vi * lg;
+    }
+    o[i] = pre - ph;
+  }
+}
+
+// Region ids: 0..4 Debye with 4/6/9/14/21 terms (r >= 5800, 424, 86, 32.1, 22: bk_debye_terms's
+// thresholds for those counts), 5 the z0 band (log_kv only, 21 terms), 6 scalar.
+constexpr int kKBandRegion = 5;
+constexpr int kKRegions = 6;
+
+template <bool Scaled>
+void log_k_block(const double* a, const double* b, double* o, int m) {
+  alignas(64) int idx[kKRegions + 1][kChunk];
+  int cnt[kKRegions + 1] = {};
+  for (int i = 0; i < m; ++i) {
+    const double v = a[i], x = b[i];
+    // bk_hypot's plain-sqrt range; x/(v+r) and the band's d/v stay normal there
+    const bool fast = v > 1e-150 && v < 1e150 && x > 1e-150 && x < 1e150;
+    const double r = __builtin_sqrt(v * v + x * x);
+    const bool debye = r >= detail::bk_debye_min_r(false);
+    const bool band = !Scaled && detail::bk_in_band(v, x);
+    int g = 4 - int(r >= 32.1) - int(r >= 86.0) - int(r >= 424.0) - int(r >= 5800.0);
+    g = g ^ ((g ^ kKBandRegion) & -int(band));
+    g = g ^ ((g ^ kKRegions) & -int(!(fast && debye)));
+    idx[g][cnt[g]++] = i;
+  }
+  for (int j = 0; j < cnt[kKRegions]; ++j) {
+    const int i = idx[kKRegions][j];
+    o[i] = Scaled ? fs::log_kve<double>(a[i], b[i]) : fs::log_kv<double>(a[i], b[i]);
+  }
+  alignas(64) double vg[kChunk + kLanes], xg[kChunk + kLanes], og[kChunk + kLanes];
+  for (int g = 0; g < kKRegions; ++g) {
+    const int n = cnt[g];
+    if (n == 0) continue;
+    const int* ix = idx[g];
+    for (int j = 0; j < n; ++j) {
+      vg[j] = a[ix[j]];
+      xg[j] = b[ix[j]];
+    }
+    const int np = (n + kLanes - 1) / kLanes * kLanes;
+    for (int j = n; j < np; ++j) {
+      vg[j] = vg[0];
+      xg[j] = xg[0];
+    }
+    switch (g) {
+      case 0: k_debye_kernel<Scaled, 4, false>(vg, xg, og, np); break;
+      case 1: k_debye_kernel<Scaled, 6, false>(vg, xg, og, np); break;
+      case 2: k_debye_kernel<Scaled, 9, false>(vg, xg, og, np); break;
+      case 3: k_debye_kernel<Scaled, 14, false>(vg, xg, og, np); break;
+      case 4: k_debye_kernel<Scaled, 21, false>(vg, xg, og, np); break;
+      default: k_debye_kernel<Scaled, 21, true>(vg, xg, og, np); break;
+    }
+    for (int j = 0; j < n; ++j) o[ix[j]] = og[j];
+  }
+}
+
 constexpr bool same_name(const char* p, const char* q) {
   while (*p && *p == *q) ++p, ++q;
   return *p == *q;
@@ -245,6 +337,8 @@ constexpr bool same_name(const char* p, const char* q) {
   void name##_f64(const Strided2& s) {                                                     \
     if constexpr (same_name(#name, "log_iv")) map2_blocked<double>(s, log_i_block<false>); \
     else if constexpr (same_name(#name, "log_ive")) map2_blocked<double>(s, log_i_block<true>); \
+    else if constexpr (same_name(#name, "log_kv")) map2_blocked<double>(s, log_k_block<false>); \
+    else if constexpr (same_name(#name, "log_kve")) map2_blocked<double>(s, log_k_block<true>); \
     else map2<double>(s, [](double v, double x) { return fs::name<double>(v, x); });       \
   }
 #define FS_DEFINE_UNARY(name, doc)                                                         \
