@@ -361,11 +361,13 @@ __attribute__((flatten)) void k_temme_kernel(const double* __restrict v_, const 
       const double f = (kk * F[i] + P[i] + Q[i]) * ik;
       const double p = P[i] * ((kk + mu) * ik);
       const double q = Q[i] * ((kk - mu) * ik);
-      const double c = C[i] * ((0.25 * x[i] * x[i]) / kk);
+      const bool a = act[i] != 0;
+      // finished lanes keep c (instead of c x^2/4k) so that they raise no underflow the scalar
+      // loop, stopped there, would not
+      const double c = C[i] * (a ? (0.25 * x[i] * x[i]) / kk : 1.0);
       const double del = c * f;
       const double s0 = S0[i] + del;
       const double s1 = S1[i] + c * (p - kk * f);
-      const bool a = act[i] != 0;
       F[i] = a ? f : F[i];
       P[i] = a ? p : P[i];
       Q[i] = a ? q : Q[i];
