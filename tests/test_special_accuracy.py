@@ -31,7 +31,8 @@ DTYPES = ["float64", "float32"]
 LOG_FUNCS = {"log_iv": "logiv", "log_ive": "logive", "log_kv": "logkv", "log_kve": "logkve",
              # the scalar per-element path (what the CUDA kernels run) of the functions whose
              # CPU ufunc loops are batched rewrites: both must meet the same bounds
-             "_scalar_log_iv": "logiv", "_scalar_log_ive": "logive"}
+             "_scalar_log_iv": "logiv", "_scalar_log_ive": "logive",
+             "_scalar_log_kv": "logkv", "_scalar_log_kve": "logkve"}
 RATIO_FUNCS = {"iv_ratio": "ivratio", "log_iv_dx": "logiv_dx", "log_kv_dx": "logkv_dx"}
 VALUE_FUNCS = {"iv": ("iv", "logiv"), "ive": ("ive", "logive"), "kv": ("kv", "logkv"),
                "kve": ("kve", "logkve")}

@@ -233,6 +233,229 @@ void log_i_block(const double* a, const double* b, double* o, int m) {
   }
 }
 
+// ---------------------------------------------------------------- region-batched log_kv / log_kve
+//
+// The same scheme for K (regions of bessel_k.hpp).  The Debye region r >= 22 runs batched: classes of
+// term counts (each class uses the count bessel_k.hpp takes at its lowest r, so every element gets
+// at least the terms the scalar code gives it), and for log_kv the band around x = z0 v, where
+// v*eta comes from bk_veta_band.  Small r with x <= 1.5 (Temme series, then the forward recurrence)
+// runs batched with per-lane stopping; small r with x > 1.5 (Miller's backward recurrence, 5% of
+// the bench grid) and rare cases call the scalar code.
+
+// Debye region, N terms: log K_v(x) (Scaled: + x); Band: v*eta from its Taylor series about z0.
+template <bool Scaled, int N, bool Band>
+__attribute__((flatten)) void k_debye_kernel(const double* __restrict v_, const double* __restrict x_, double* __restrict o_, int m) {
+  const double* v = static_cast<const double*>(__builtin_assume_aligned(v_, 64));
+  const double* x = static_cast<const double*>(__builtin_assume_aligned(x_, 64));
+  double* o = static_cast<double*>(__builtin_assume_aligned(o_, 64));
+  for (int i = 0; i < m; ++i) {
+    const double vi = v[i], xi = x[i];
+    const double r = __builtin_sqrt(vi * vi + xi * xi);
+    const double rinv = 1.0 / r;
+    const double p = vi * rinv;
+    double sm1, dsum;
+    detail::bk_debye_sum_n<double, N, false>(p * p, -rinv, sm1, dsum);
+    const double s = 1.0 + sm1;
+    const double pre = 0.5 * log_pos((1.5707963267948966 * rinv) * (s * s));
+    double ph;  // v*eta (Scaled: v*eta - x), as bk_debye_phase
+    if (Band) {
+      ph = detail::bk_veta_band<double>(vi, xi);
+    } else {
+      const double v2rx = vi * (vi / (r + xi));  // r - x
+      // x >= v: log1p(u), u = (v + v2rx)/x, as log(w) + (u - (w - 1))/w with w = 1 + u rounded;
+      // x < v: log(x/(v+r)) (x/(v+r) stays normal in the fast range)
+      const double u = (vi + v2rx) / xi;
+      const double w = 1.0 + u;
+      const bool big = xi >= vi;
+      const double l = log_pos(big ? w : xi / (vi + r));
+      const double lg = big ? -(l + (u - (w - 1.0)) / w) : l;
+      ph = Scaled ? v2rx + vi * lg : r + vi * lg;
+    }
+    o[i] = pre - ph;
+  }
+}
+
+// e^y for |y| < 700, branch-free: y = k ln2 + t, |t| <= ln2/2, e^t by its Taylor polynomial of
+// degree 13 (truncation < 4e-18 relative), 2^k added to the exponent bits.
+inline double exp_mid(double y) {
+  constexpr double kShift = 0x1.8p52;  // adding it rounds to an integer in the low bits
+  const double kd = y * 1.4426950408889634 + kShift;
+  const double k = kd - kShift;
+  const double t = (y - k * kLn2Hi) - k * kLn2Lo;
+  double p = 1.0 / 6227020800.0;
+  p = p * t + 1.0 / 479001600.0;
+  p = p * t + 1.0 / 39916800.0;
+  p = p * t + 1.0 / 3628800.0;
+  p = p * t + 1.0 / 362880.0;
+  p = p * t + 1.0 / 40320.0;
+  p = p * t + 1.0 / 5040.0;
+  p = p * t + 1.0 / 720.0;
+  p = p * t + 1.0 / 120.0;
+  p = p * t + 1.0 / 24.0;
+  p = p * t + 1.0 / 6.0;
+  p = p * t + 0.5;
+  p = p * t + 1.0;
+  p = p * t + 1.0;
+  const i64 ki = __builtin_bit_cast(i64, kd) - __builtin_bit_cast(i64, kShift);
+  return __builtin_bit_cast(double, __builtin_bit_cast(i64, p) + (ki << 52));
+}
+
+// Small r with x <= 1.5: bk_small's Temme-series branch (bk_temme_series, then the forward
+// recurrence on t_k = K_{mu+k}(x) (x/2)^k up to v), each lane stopping the series where the scalar
+// loop would, the recurrence run to the longest n with finished lanes held.
+template <bool Scaled>
+__attribute__((flatten)) void k_temme_kernel(const double* __restrict v_, const double* __restrict x_, double* __restrict o_, int m) {
+  const double* v = static_cast<const double*>(__builtin_assume_aligned(v_, 64));
+  const double* x = static_cast<const double*>(__builtin_assume_aligned(x_, 64));
+  double* o = static_cast<double*>(__builtin_assume_aligned(o_, 64));
+  constexpr double eps = 5e-17;
+  const double* rg = detail::kRecipGamma1pTaylor;
+  alignas(64) double F[kChunk], P[kChunk], Q[kChunk], C[kChunk], S0[kChunk], S1[kChunk], MU[kChunk],
+      LX[kChunk];
+  alignas(64) i64 act[kChunk];
+  for (int i = 0; i < m; ++i) {
+    const double vh = v[i] - 0.5;
+    const double nd = double(i64(vh));
+    const double mu = v[i] - (nd + (nd < vh ? 1.0 : 0.0));
+    const double lx = log_pos(x[i]);
+    const double lx2 = lx - kLn2;
+    const double m2 = mu * mu, m4 = m2 * m2;
+    double Ea = 0.0, Eb = 0.0, Oa = 0.0, Ob = 0.0;
+#pragma GCC unroll 8
+    for (int j = 20; j >= 0; j -= 4) Ea = Ea * m4 + rg[j];
+#pragma GCC unroll 8
+    for (int j = 18; j >= 2; j -= 4) Eb = Eb * m4 + rg[j];
+#pragma GCC unroll 8
+    for (int j = 21; j >= 1; j -= 4) Oa = Oa * m4 + rg[j];
+#pragma GCC unroll 8
+    for (int j = 19; j >= 3; j -= 4) Ob = Ob * m4 + rg[j];
+    const double E = Ea + m2 * Eb, O = Oa + m2 * Ob;
+    const double gp = E + mu * O, gm = E - mu * O;
+    const double sigma = -mu * lx2;
+    const double e = exp_mid(sigma), ei = exp_mid(-sigma);
+    const double fact = 1.0 / (gp * gm);
+    const double ch = 0.5 * (e + ei);
+    const double s2 = sigma * sigma;
+    const double shs_poly = 1.0 + s2 * (1.0 / 6 + s2 * (1.0 / 120 + s2 * (1.0 / 5040 + s2 * (1.0 / 362880 +
+          s2 * (1.0 / 39916800 + s2 * (1.0 / 6227020800.0 + s2 * (1.0 / 1307674368000.0 +
+          s2 * (1.0 / 355687428096000.0))))))));
+    const bool small = __builtin_fabs(sigma) < 0.5;
+    const double sig_safe = small ? 1.0 : sigma;  // no division by zero in the unused branch
+    const double shs = small ? shs_poly : 0.5 * (e - ei) / sig_safe;
+    F[i] = fact * (-O * ch - E * shs * lx2);
+    P[i] = 0.5 * e * gm * fact;
+    Q[i] = 0.5 * ei * gp * fact;
+    C[i] = 1.0;
+    S0[i] = F[i];
+    S1[i] = P[i];
+    MU[i] = mu;
+    LX[i] = lx;
+    act[i] = 1;
+  }
+  for (int k = 1; k < 40; ++k) {
+    const double kk = double(k);
+    i64 any = 0;
+    for (int i = 0; i < m; ++i) {
+      const double mu = MU[i];
+      const double ik = 1.0 / (kk * kk - mu * mu);
+      const double f = (kk * F[i] + P[i] + Q[i]) * ik;
+      const double p = P[i] * ((kk + mu) * ik);
+      const double q = Q[i] * ((kk - mu) * ik);
+      const bool a = act[i] != 0;
+      // finished lanes keep c (instead of c x^2/4k) so that they raise no underflow the scalar
+      // loop, stopped there, would not
+      const double c = C[i] * (a ? (0.25 * x[i] * x[i]) / kk : 1.0);
+      const double del = c * f;
+      const double s0 = S0[i] + del;
+      const double s1 = S1[i] + c * (p - kk * f);
+      F[i] = a ? f : F[i];
+      P[i] = a ? p : P[i];
+      Q[i] = a ? q : Q[i];
+      C[i] = a ? c : C[i];
+      S0[i] = a ? s0 : S0[i];
+      S1[i] = a ? s1 : S1[i];
+      const i64 na = act[i] & i64(!(__builtin_fabs(del) < eps * s0));
+      act[i] = na;
+      any |= na;
+    }
+    if (any == 0) break;
+  }
+  for (int i = 0; i < m; ++i) {
+    const double mu = MU[i];
+    const double vh = v[i] - 0.5;
+    const double nd0 = double(i64(vh));
+    const double n = nd0 + (nd0 < vh ? 1.0 : 0.0);
+    const double x2 = 0.25 * x[i] * x[i];
+    double tp = S0[i], tc = S1[i];
+#pragma GCC unroll 24
+    for (int k = 1; k < 22; ++k) {
+      const double tn = (mu + double(k)) * tc + x2 * tp;
+      const bool go = double(k) < n;
+      tp = go ? tc : tp;
+      tc = go ? tn : tc;
+    }
+    const bool n0 = n == 0.0;
+    const double base = Scaled ? x[i] : 0.0;
+    o[i] = base + log_pos(n0 ? S0[i] : tc) + (n0 ? 0.0 : n * (kLn2 - LX[i]));
+  }
+}
+
+// Region ids: 0..4 Debye with 4/6/9/14/21 terms (r >= 5800, 424, 86, 32.1, 22: bk_debye_terms's
+// thresholds for those counts), 5 the z0 band (log_kv only, 21 terms), 6 small r with x <= 1.5
+// (Temme series), 7 scalar (small r with x > 1.5, Miller's recurrence; rare cases).
+constexpr int kKBandRegion = 5;
+constexpr int kKTemmeRegion = 6;
+constexpr int kKRegions = 7;
+
+template <bool Scaled>
+void log_k_block(const double* a, const double* b, double* o, int m) {
+  alignas(64) int idx[kKRegions + 1][kChunk];
+  int cnt[kKRegions + 1] = {};
+  for (int i = 0; i < m; ++i) {
+    const double v = a[i], x = b[i];
+    // bk_hypot's plain-sqrt range; x/(v+r) and the band's d/v stay normal there
+    const bool fast = v > 1e-150 && v < 1e150 && x > 1e-150 && x < 1e150;
+    const double r = __builtin_sqrt(v * v + x * x);
+    const bool debye = r >= detail::bk_debye_min_r(false);
+    const bool band = !Scaled && detail::bk_in_band(v, x);
+    int g = 4 - int(r >= 32.1) - int(r >= 86.0) - int(r >= 424.0) - int(r >= 5800.0);
+    g = g ^ ((g ^ kKBandRegion) & -int(band));
+    const int gs = x <= 1.5 ? kKTemmeRegion : kKRegions;
+    g = g ^ ((g ^ gs) & -int(!debye));
+    g = g ^ ((g ^ kKRegions) & -int(!fast));
+    idx[g][cnt[g]++] = i;
+  }
+  for (int j = 0; j < cnt[kKRegions]; ++j) {
+    const int i = idx[kKRegions][j];
+    o[i] = Scaled ? fs::log_kve<double>(a[i], b[i]) : fs::log_kv<double>(a[i], b[i]);
+  }
+  alignas(64) double vg[kChunk + kLanes], xg[kChunk + kLanes], og[kChunk + kLanes];
+  for (int g = 0; g < kKRegions; ++g) {
+    const int n = cnt[g];
+    if (n == 0) continue;
+    const int* ix = idx[g];
+    for (int j = 0; j < n; ++j) {
+      vg[j] = a[ix[j]];
+      xg[j] = b[ix[j]];
+    }
+    const int np = (n + kLanes - 1) / kLanes * kLanes;
+    for (int j = n; j < np; ++j) {
+      vg[j] = vg[0];
+      xg[j] = xg[0];
+    }
+    switch (g) {
+      case 0: k_debye_kernel<Scaled, 4, false>(vg, xg, og, np); break;
+      case 1: k_debye_kernel<Scaled, 6, false>(vg, xg, og, np); break;
+      case 2: k_debye_kernel<Scaled, 9, false>(vg, xg, og, np); break;
+      case 3: k_debye_kernel<Scaled, 14, false>(vg, xg, og, np); break;
+      case 4: k_debye_kernel<Scaled, 21, false>(vg, xg, og, np); break;
+      case kKBandRegion: k_debye_kernel<Scaled, 21, true>(vg, xg, og, np); break;
+      default: k_temme_kernel<Scaled>(vg, xg, og, np); break;
+    }
+    for (int j = 0; j < n; ++j) o[ix[j]] = og[j];
+  }
+}
+
 constexpr bool same_name(const char* p, const char* q) {
   while (*p && *p == *q) ++p, ++q;
   return *p == *q;
@@ -245,6 +468,8 @@ constexpr bool same_name(const char* p, const char* q) {
   void name##_f64(const Strided2& s) {                                                     \
     if constexpr (same_name(#name, "log_iv")) map2_blocked<double>(s, log_i_block<false>); \
     else if constexpr (same_name(#name, "log_ive")) map2_blocked<double>(s, log_i_block<true>); \
+    else if constexpr (same_name(#name, "log_kv")) map2_blocked<double>(s, log_k_block<false>); \
+    else if constexpr (same_name(#name, "log_kve")) map2_blocked<double>(s, log_k_block<true>); \
     else map2<double>(s, [](double v, double x) { return fs::name<double>(v, x); });       \
   }
 #define FS_DEFINE_UNARY(name, doc)                                                         \

@@ -21,6 +21,9 @@
 //                 CF2, which was 3x slower).
 //     Then the forward recurrence up to v (see bk_small for the scalings that avoid overflow and
 //     cancellation) and a single log at the end.
+// The float64 log_kv/log_kve ufunc loops on the CPU (csrc/cpu/bessel_cpu.cpp, log_k_block) mirror
+// these regions in region-batched, vectorized form (Debye classes, the z0 band); keep the two in
+// step when changing thresholds or formulas here.
 // log_kv_dx uses the same regions: -K_{v-1}/K_v - v/x from the recurrence (no cancellation), and in
 // the Debye region the exact x-derivative of the truncated expansion.
 #pragma once
@@ -159,6 +162,30 @@ FS_HOST_DEVICE FS_INLINE void bk_debye_sum(double q, double w, int nterms, doubl
   }
 }
 
+// The window |x - z0 v| < 0.15 z0 v where v*eta comes from bk_veta_band (see bk_debye_phase).
+FS_HOST_DEVICE FS_INLINE bool bk_in_band(double v, double x) {
+  const double ph = v * kEtaZ0Hi;
+  return math::fabs(x - ph) < 0.15 * ph;
+}
+
+// v*eta inside that window: Taylor series of eta around z0 in d = x - v z0, d in double-word
+// arithmetic.  Branch-free, so the CPU's batched loop (bessel_cpu.cpp) vectorizes it too.
+template <class P>  // P = double
+FS_HOST_DEVICE FS_INLINE P bk_veta_band(P v, P x) {
+  const double ph = v * kEtaZ0Hi;
+  const double pl = math::fma(v, kEtaZ0Hi, -ph);
+  const double d = ((x - ph) - pl) - v * kEtaZ0Lo;  // x - ph is exact (Sterbenz)
+  const double t = d / v;                           // |t| < 0.1, terms fall like (1.43 t)^m
+  double s = 0.0;
+#if defined(__CUDACC__)
+#pragma unroll
+#else
+#pragma GCC unroll 32
+#endif
+  for (int i = 25; i >= 0; --i) s = s * t + double(kEtaZ0Taylor[i]);
+  return d * s;
+}
+
 // v*eta(x/v) = r + v log(x/(v+r)) (the exponent of K_v in the Debye form), and v*eta - x.
 // v*eta is a difference of numbers of size r and v|log(x/(v+r))| and cancels by a factor ~5 in
 // the turning region and completely near x = z0 v.
@@ -178,15 +205,7 @@ FS_HOST_DEVICE FS_INLINE void bk_debye_phase(P v, P x, P r, P& veta, P& veta_min
   // There take v*eta from the Taylor series of eta around z0 in d = x - v z0, formed in
   // double-word arithmetic; outside |d| < 0.15 v z0 the cancellation costs < ~10x eps.
   // (In the Debye region r >= 10 this window has v >= 8.)
-  const double ph = v * kEtaZ0Hi;
-  if (math::fabs(x - ph) < 0.15 * ph) {
-    const double pl = math::fma(v, kEtaZ0Hi, -ph);
-    const double d = ((x - ph) - pl) - v * kEtaZ0Lo;  // x - ph is exact (Sterbenz)
-    const double t = d / v;                           // |t| < 0.1, terms fall like (1.43 t)^m
-    double s = 0.0;
-    for (int i = 25; i >= 0; --i) s = s * t + double(kEtaZ0Taylor[i]);
-    veta = d * s;
-  }
+  if (bk_in_band(v, x)) veta = bk_veta_band<P>(v, x);
 }
 
 // hypot without the library call's cost where v^2 + x^2 cannot overflow or lose to underflow.

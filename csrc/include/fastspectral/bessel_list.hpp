@@ -30,4 +30,6 @@
 // check both against Arb.
 #define FS_BESSEL_BATCHED_FUNCTIONS(X) \
   X(log_iv, "scalar path of log_iv (tests only)") \
-  X(log_ive, "scalar path of log_ive (tests only)")
+  X(log_ive, "scalar path of log_ive (tests only)") \
+  X(log_kv, "scalar path of log_kv (tests only)") \
+  X(log_kve, "scalar path of log_kve (tests only)")
