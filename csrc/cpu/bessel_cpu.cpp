@@ -87,6 +87,27 @@ constexpr double kInv2Pi = 0.159154943091895335768883763372514362;
 constexpr double kLn2 = 0.693147180559945309417232121458176568;
 constexpr int kLanes = 8;  // padding unit of the gathered region vectors
 
+// Gather one region's elements of a block into contiguous vectors, run `kernel` on them and
+// scatter the results back.  The vectors are padded with copies of a real element, so every
+// lane runs full vectors and no spurious floating-point flags are raised.
+template <class Kernel>
+inline void run_region(const double* a, const double* b, double* o, const int* ix, int n,
+                       Kernel kernel) {
+  if (n == 0) return;
+  alignas(64) double vg[kChunk + kLanes], xg[kChunk + kLanes], og[kChunk + kLanes];
+  for (int j = 0; j < n; ++j) {
+    vg[j] = a[ix[j]];
+    xg[j] = b[ix[j]];
+  }
+  const int np = (n + kLanes - 1) / kLanes * kLanes;
+  for (int j = n; j < np; ++j) {
+    vg[j] = vg[0];
+    xg[j] = xg[0];
+  }
+  kernel(vg, xg, og, np);
+  for (int j = 0; j < n; ++j) o[ix[j]] = og[j];
+}
+
 // Debye region, N terms: log I_v(x) (Scaled: log I_v(x) - x); see log_iv_core / log_ive_nonneg.
 template <bool Scaled, int N>
 void debye_kernel(const double* __restrict v_, const double* __restrict x_, double* __restrict o_, int m) {
@@ -204,32 +225,19 @@ void log_i_block(const double* a, const double* b, double* o, int m) {
     const int i = idx[kRegions][j];
     o[i] = Scaled ? fs::log_ive<double>(a[i], b[i]) : fs::log_iv<double>(a[i], b[i]);
   }
-  alignas(64) double vg[kChunk + kLanes], xg[kChunk + kLanes], og[kChunk + kLanes];
   for (int g = 0; g < kRegions; ++g) {
-    const int n = cnt[g];
-    if (n == 0) continue;
-    const int* ix = idx[g];
-    for (int j = 0; j < n; ++j) {
-      vg[j] = a[ix[j]];
-      xg[j] = b[ix[j]];
-    }
-    // pad with a copy of a real element: every lane runs full vectors, no spurious FP flags
-    const int np = (n + kLanes - 1) / kLanes * kLanes;
-    for (int j = n; j < np; ++j) {
-      vg[j] = vg[0];
-      xg[j] = xg[0];
-    }
-    switch (g) {
-      case 0: debye_kernel<Scaled, 6>(vg, xg, og, np); break;
-      case 1: debye_kernel<Scaled, 10>(vg, xg, og, np); break;
-      case 2: debye_kernel<Scaled, 14>(vg, xg, og, np); break;
-      case 3: debye_kernel<Scaled, 19>(vg, xg, og, np); break;
-      case kBandRegion: debye_kernel<Scaled, 0>(vg, xg, og, np); break;
-      default:
-        if (g < 8) series_kernel<Scaled, false>(vg, xg, og, np);
-        else series_kernel<Scaled, true>(vg, xg, og, np);
-    }
-    for (int j = 0; j < n; ++j) o[ix[j]] = og[j];
+    run_region(a, b, o, idx[g], cnt[g], [g](const double* vg, const double* xg, double* og, int np) {
+      switch (g) {
+        case 0: debye_kernel<Scaled, 6>(vg, xg, og, np); break;
+        case 1: debye_kernel<Scaled, 10>(vg, xg, og, np); break;
+        case 2: debye_kernel<Scaled, 14>(vg, xg, og, np); break;
+        case 3: debye_kernel<Scaled, 19>(vg, xg, og, np); break;
+        case kBandRegion: debye_kernel<Scaled, 0>(vg, xg, og, np); break;
+        default:
+          if (g < 8) series_kernel<Scaled, false>(vg, xg, og, np);
+          else series_kernel<Scaled, true>(vg, xg, og, np);
+      }
+    });
   }
 }
 
@@ -429,30 +437,18 @@ void log_k_block(const double* a, const double* b, double* o, int m) {
     const int i = idx[kKRegions][j];
     o[i] = Scaled ? fs::log_kve<double>(a[i], b[i]) : fs::log_kv<double>(a[i], b[i]);
   }
-  alignas(64) double vg[kChunk + kLanes], xg[kChunk + kLanes], og[kChunk + kLanes];
   for (int g = 0; g < kKRegions; ++g) {
-    const int n = cnt[g];
-    if (n == 0) continue;
-    const int* ix = idx[g];
-    for (int j = 0; j < n; ++j) {
-      vg[j] = a[ix[j]];
-      xg[j] = b[ix[j]];
-    }
-    const int np = (n + kLanes - 1) / kLanes * kLanes;
-    for (int j = n; j < np; ++j) {
-      vg[j] = vg[0];
-      xg[j] = xg[0];
-    }
-    switch (g) {
-      case 0: k_debye_kernel<Scaled, 4, false>(vg, xg, og, np); break;
-      case 1: k_debye_kernel<Scaled, 6, false>(vg, xg, og, np); break;
-      case 2: k_debye_kernel<Scaled, 9, false>(vg, xg, og, np); break;
-      case 3: k_debye_kernel<Scaled, 14, false>(vg, xg, og, np); break;
-      case 4: k_debye_kernel<Scaled, 21, false>(vg, xg, og, np); break;
-      case kKBandRegion: k_debye_kernel<Scaled, 21, true>(vg, xg, og, np); break;
-      default: k_temme_kernel<Scaled>(vg, xg, og, np); break;
-    }
-    for (int j = 0; j < n; ++j) o[ix[j]] = og[j];
+    run_region(a, b, o, idx[g], cnt[g], [g](const double* vg, const double* xg, double* og, int np) {
+      switch (g) {
+        case 0: k_debye_kernel<Scaled, 4, false>(vg, xg, og, np); break;
+        case 1: k_debye_kernel<Scaled, 6, false>(vg, xg, og, np); break;
+        case 2: k_debye_kernel<Scaled, 9, false>(vg, xg, og, np); break;
+        case 3: k_debye_kernel<Scaled, 14, false>(vg, xg, og, np); break;
+        case 4: k_debye_kernel<Scaled, 21, false>(vg, xg, og, np); break;
+        case kKBandRegion: k_debye_kernel<Scaled, 21, true>(vg, xg, og, np); break;
+        default: k_temme_kernel<Scaled>(vg, xg, og, np); break;
+      }
+    });
   }
 }
 
