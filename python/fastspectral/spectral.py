@@ -347,14 +347,44 @@ def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str):
     return x, np.ascontiguousarray(weight), p
 
 
+_ZERO6 = (np.zeros(1, np.int64),) * 6
+
+
+def _flat_modes(p: _Plan) -> bool:
+    """Whether every weight entry is used (no mode dropped for a small output grid): then the
+    compact spectra and the weight list the modes in the same order, contiguous, and the
+    contraction runs as one long vectorised mode axis instead of r1*r2 runs of L."""
+    w1, _, _, w2, _, _ = p.idx
+    return len(w1) * len(w2) == p.w5[2] * p.w5[3] and p.L == p.w5[4]
+
+
+def _flat(a: np.ndarray, K: int) -> np.ndarray:
+    return a.reshape(a.shape[0], a.shape[1], 1, 1, K)
+
+
+def _mix(src: np.ndarray, weight: np.ndarray, dst: np.ndarray, p: _Plan, adjoint: bool,
+         scale: np.ndarray | None) -> None:
+    w1, _, _, w2, _, _ = p.idx
+    r1, r2 = len(w1), len(w2)
+    if _flat_modes(p):
+        K = r1 * r2 * p.L
+        sc = None if scale is None else np.ascontiguousarray(np.tile(scale, r1 * r2))
+        _core.spectral_mix(_flat(src, K), _flat(weight, K), _flat(dst, K), *_ZERO6, K,
+                           adjoint, sc)
+    else:
+        i1, i2 = _iota(r1), _iota(r2)
+        sc = None if scale is None else np.ascontiguousarray(scale)
+        _core.spectral_mix(src, weight.reshape(p.w5), dst, w1, i1, i1, w2, i2, i2, p.L,
+                           adjoint, sc)
+
+
 def _forward(x: np.ndarray, weight: np.ndarray, p: _Plan) -> tuple[np.ndarray, np.ndarray]:
     """y and the compact kept-mode input spectrum X (what _backward needs)."""
     B, O = x.shape[0], weight.shape[1]
     w1, s1, d1, w2, s2, d2 = p.idx
     X = _kept_rfftn(x, p.in_shape, (s1, s2), p.L, p.norm, p.cdtype)
     Y = np.empty((B, O, len(w1), len(w2), p.L), dtype=p.cdtype)
-    _core.spectral_mix(X, weight.reshape(p.w5), Y, w1, _iota(len(w1)), _iota(len(w1)),
-                       w2, _iota(len(w2)), _iota(len(w2)), p.L, False, None)
+    _mix(X, weight, Y, p, False, None)
     y = _kept_irfftn(Y, (B, O), p.out_shape, (d1, d2), p.norm, p.rdtype)
     return y, X
 
@@ -416,8 +446,7 @@ def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
         GX = np.empty((B, I, r1, r2, p.L), dtype=p.cdtype)
         # source = output spectrum, destination = input spectrum; the adjoint of the forward
         # real transform divides each entry by its count again
-        _core.spectral_mix(G, weight.reshape(p.w5), GX, w1, i1, i1, w2, i2, i2,
-                           p.L, True, np.ascontiguousarray(c_out / c_in))
+        _mix(G, weight, GX, p, True, c_out / c_in)
         grad_x = _kept_irfftn(GX, (B, I), p.in_shape, (s1, s2), _DUAL[p.norm], p.rdtype)
     if need_w:
         # every weight entry outside the kept modes (output grid too small) has zero gradient
@@ -425,8 +454,13 @@ def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
             weight.shape, dtype=p.cdtype)
         if p.L < p.w5[4]:
             grad_w.reshape(p.w5)[..., p.L:] = 0
-        _core.spectral_weight_grad(X, G, grad_w.reshape(p.w5), w1, i1, i1, w2, i2, i2, p.L,
-                                   c_out)
+        if _flat_modes(p):
+            K = r1 * r2 * p.L
+            _core.spectral_weight_grad(_flat(X, K), _flat(G, K), grad_w.reshape(I, O, 1, 1, K),
+                                       *_ZERO6, K, np.tile(c_out, r1 * r2))
+        else:
+            _core.spectral_weight_grad(X, G, grad_w.reshape(p.w5), w1, i1, i1, w2, i2, i2, p.L,
+                                       c_out)
     return grad_x, grad_w
 
 
