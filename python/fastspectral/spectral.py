@@ -27,11 +27,16 @@ result is the same trigonometric polynomial sampled on the new grid).  This diff
 crops or pads at the end of the array and so misplaces negative frequencies in every dim but
 the last whenever the size changes.
 
-Implementation: scipy.fft (pocketfft, ``workers`` = the OpenMP thread count, so
-threadpoolctl's OpenMP limit governs it too) for the transforms, NumPy's when SciPy is absent; one C++/OpenMP pass (GIL released)
-gathers the kept modes, contracts the channels per mode and scatters into the zero output
-half-spectrum.  The backward pass (``spectral_conv_backward``) is the exact adjoint: one
-forward transform of ``grad_y``, two contraction kernels, one inverse transform.
+Implementation: the transforms are pruned to the kept modes.  Along the last dim, a small real
+DFT matrix applied by one BLAS gemm when few modes are kept (2-3x faster than the full real
+FFT there), else scipy.fft's real FFT (pocketfft, ``workers`` = the OpenMP thread count) cut
+to the kept columns; along the other dims a complex FFT over the kept columns only, from
+which the kept rows are taken (inverse: the kept rows placed in a zero array of the output
+grid's length, then the FFT).  NumPy's FFT stands in when SciPy is absent.  The kept-mode
+spectra are compact ``(B, C, r1, r2, L)`` arrays; one C++/OpenMP pass (GIL released)
+contracts the channels per mode (over one contiguous mode axis when every weight entry is
+used).  The backward pass (``spectral_conv_backward``) is the exact adjoint: one pruned
+forward transform of ``grad_y``, two contraction kernels, one pruned inverse transform.
 
 Example
 -------
@@ -314,15 +319,6 @@ def _plan(x: np.ndarray, weight: np.ndarray, n_modes: Any, output_shape: Any, no
 
 def _iota(n: int) -> np.ndarray:
     return np.arange(n, dtype=np.int64)
-
-
-def _as5(a: np.ndarray) -> np.ndarray:
-    """View a (B, C, *spatial) array as (B, C, N1, N2, N3) with leading size-1 dims."""
-    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
-
-
-def _spectrum_shape(B: int, C: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (B, C, *shape[:-1], _half(shape[-1]))
 
 
 def _check_bias(bias: Any, out_channels: int, d: int, rdtype: np.dtype) -> np.ndarray | None:
