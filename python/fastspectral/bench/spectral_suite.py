@@ -102,7 +102,8 @@ def _ours_fwd_bwd(x, w, g, modes):
 
 
 def _rel(a: Any, b: Any) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    # complex128 keeps the imaginary parts of weight gradients (float64 would drop them)
+    a, b = np.asarray(a, np.complex128), np.asarray(b, np.complex128)
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
