@@ -96,6 +96,12 @@ FS_HOST_DEVICE FS_INLINE double iv_series_lead_stirling(double v, double x) {
 // I_v(x) by the power series; x > 0, and r < 22 or (x <= 2, v <= 150): (x^2/4)^k/(k!(v+1)_k)
 // falls below 1e-17 of the sum after at most ~55 terms.
 FS_HOST_DEVICE FS_INLINE double iv_series_value(double v, double x) {
+  if (v >= 7.0) {
+    // Underflow, common for v > 22 and tiny x: the value is below (x e/(2v))^v S with the sum
+    // S < e^(q/(v+1)) < 2^20 here, and log2(x e/(2v)) < ex - ev + 1.45 from the binary exponents.
+    const long long ex = dd_bits(x) >> 52, ev = dd_bits(v) >> 52;
+    if (v * (double(ex - ev) + 1.5) < -1100.0) return 0.0;
+  }
   // The rounding of q = (x/2)^2 would enter term k k times (5 ulp near x = 20, where the
   // largest terms have k ~ 10): with q = qh + ql exactly, term_k(q) = term_k(qh) (1 + k ql/qh),
   // so add (ql/qh) sum k term_k.
