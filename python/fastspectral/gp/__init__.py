@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from .kernels import (Kernel1D, StudentTMixture, GaussianMixture, SquaredExponential, Matern52,
                       make_kernel)
+from .problems import Problem, poisson_1d, allen_cahn_1d, poisson_2d
+from .solver import solve, GPSolution, GPSolverWarning
 
 __all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
-           "make_kernel"]
+           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "solve",
+           "GPSolution", "GPSolverWarning"]
