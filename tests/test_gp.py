@@ -171,3 +171,23 @@ def test_boundary_array_accepted():
         warnings.simplefilter("ignore", GPSolverWarning)
         sol = solve(p, 20, n_components=4, max_iter=3)
     assert sol.error() < 1e-2
+
+
+def test_time_limit_status_and_history():
+    p = _sin_problem(3.0)
+    with pytest.warns(GPSolverWarning, match="time_limit"):
+        sol = solve(p, 32, n_components=6, max_iter=50, max_time=0.0)
+    assert sol.status == "time_limit" and sol.n_iter == 1
+    rec = sol.history[0]
+    for key in ("objective", "residual_rms", "boundary_rms", "tau1", "tau2", "time", "error"):
+        assert key in rec
+
+
+def test_alternating_mode_and_gaussian_kernel_run():
+    p = _sin_problem(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        a = solve(p, 32, n_components=6, max_iter=4, profile=False)
+        b = solve(p, 32, kernel="gaussian", n_components=6, max_iter=4, bound_frequencies=True)
+    assert np.all(np.isfinite(a.values)) and np.all(np.isfinite(b.values))
+    assert b.spectrum()[0].max() <= 0.5 / (a.axes[0][1] - a.axes[0][0]) + 1e-9

@@ -20,6 +20,11 @@ exact or cheap blocks:
     theorem it is also the gradient of the profiled objective).  On a uniform grid every 1-D
     matrix is Toeplitz, so kernel values and gradient contractions only touch the 2M-1 lags.
 
+Deviations from the paper: tau_1, tau_2 are capped at tau_max (the profiled objective is
+unbounded below as a residual vanishes); the first length-scale is widened on coarse grids;
+the reported solution is the iterate with the lowest objective (the paper reports the best of
+21 checkpoints *against the exact solution*, which a solver cannot do).
+
 Currently one-dimensional problems only.
 """
 from __future__ import annotations
@@ -280,15 +285,6 @@ class _MuMap:
             grad[self.idx] *= 0.5 * self.nyq * np.sin(psi[self.idx])
             return val, grad
         return inner
-
-
-def _bounds(kernel: Kernel1D, nyquist):
-    Q = kernel.Q
-    b = [(-40.0, 20.0)] * Q
-    if kernel.learn_mu:
-        b += [(0.0, nyquist)] * Q
-    b += [(-10.0, 10.0)] * kernel.log_a.size
-    return b
 
 
 def _blas_limit(n):
