@@ -191,3 +191,43 @@ def test_alternating_mode_and_gaussian_kernel_run():
         b = solve(p, 32, kernel="gaussian", n_components=6, max_iter=4, bound_frequencies=True)
     assert np.all(np.isfinite(a.values)) and np.all(np.isfinite(b.values))
     assert b.spectrum()[0].max() <= 0.5 / (a.axes[0][1] - a.axes[0][0]) + 1e-9
+
+
+def test_solve_2d_poisson_low_frequency():
+    p = P.Problem([(0.0, 2.0), (0.0, 1.5)], {(2, 0): 1.0, (0, 2): 1.0},
+                  source=lambda x, y: -13 * np.sin(2 * x) * np.sin(3 * y),
+                  boundary=lambda x, y: np.sin(2 * x) * np.sin(3 * y),
+                  exact=lambda x, y: np.sin(2 * x) * np.sin(3 * y), freq_scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, (24, 20), n_components=6, max_iter=2, lbfgs_steps=15)
+    assert sol.values.shape == (24, 20)
+    assert sol.error(60) < 1e-3
+    pts = np.array([[0.3, 0.4], [1.1, 1.2]])
+    np.testing.assert_allclose(sol.predict(pts), p.exact(pts[:, 0], pts[:, 1]), atol=1e-3)
+    X, Y = np.meshgrid(*sol.axes, indexing="ij")
+    np.testing.assert_allclose(sol.predict(np.c_[X.ravel(), Y.ravel()]), sol.values.ravel(), atol=1e-6)
+
+
+def test_2d_collocation_gradient_matches_finite_differences():
+    from fastspectral.gp.solver2d import _Collocation2D
+    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
+    p = P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): 1.0, (0, 2): 0.7, (1, 0): 0.3, (0, 0): -0.5},
+                  source=lambda x, y: 0 * x + 1.0, boundary=u)
+    ks = [gp.make_kernel("student_t", 3, 1.0, log_a=-1.0), gp.make_kernel("gaussian", 3, 1.0, log_a=-1.0)]
+    c = _Collocation2D(p, p.grid_axes([12, 10]), ks, 1e-3)
+    th = np.concatenate([k.theta for k in ks]) + 0.05
+    _, g = c.value_grad(th)
+    fd = np.empty_like(g)
+    for i in range(th.size):
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        fd[i] = (c.value_grad(th + e)[0] - c.value_grad(th - e)[0]) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+
+
+def test_2d_mixed_terms_rejected():
+    p = P.Problem([(0, 1.0), (0, 1.0)], {(1, 1): 1.0}, source=0.0 * np.ones((8, 8)),
+                  boundary=lambda x, y: 0 * x)
+    with pytest.raises(NotImplementedError, match="mixed"):
+        solve(p, 8)

@@ -25,7 +25,7 @@ unbounded below as a residual vanishes); the first length-scale is widened on co
 the reported solution is the iterate with the lowest objective (the paper reports the best of
 21 checkpoints *against the exact solution*, which a solver cannot do).
 
-Currently one-dimensional problems only.
+Two-dimensional problems go to solver2d (the exact-collocation limit, see there).
 """
 from __future__ import annotations
 
@@ -88,15 +88,32 @@ class GPSolution:
     def converged(self):
         return self.status == "converged"
 
-    def predict(self, points, order: int = 0):
-        """GP conditional mean (order 0) or its d^order/dx^order at points of shape (N,) or (N, 1)."""
+    def predict(self, points, order=0):
+        """GP conditional mean (or a derivative) at points.
+
+        points: shape (N,) or (N, 1) in 1-D, (N, 2) in 2-D.  order: an int (1-D) or one int per
+        dimension (derivative orders 0..2, e.g. (2, 0) for u_xx).
+        """
+        d = len(self.axes)
         pts = np.asarray(points, float)
-        if pts.ndim == 2 and pts.shape[1] == 1:
-            pts = pts[:, 0]
-        if pts.ndim != 1:
-            raise ValueError(f"points must have shape (N,) or (N, 1) for a 1-D problem, got {pts.shape}")
-        Ks = self.kernels[0].matrix(pts, self.axes[0], order=order)
-        return Ks @ self._alpha
+        if d == 1 and pts.ndim == 1:
+            pts = pts[:, None]
+        if pts.ndim != 2 or pts.shape[1] != d:
+            raise ValueError(f"points must have shape (N, {d}), got {np.shape(points)}")
+        orders = (order,) * d if np.isscalar(order) else tuple(order)
+        if len(orders) != d:
+            raise ValueError(f"order must be an int or {d} ints, got {order!r}")
+        if d == 1:
+            return self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ self._alpha
+        K1 = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0])
+        K2 = self.kernels[1].matrix(pts[:, 1], self.axes[1], order=orders[1])
+        return np.einsum("nj,nj->n", K1 @ self._alpha, K2)
+
+    def predict_grid(self, *coords):
+        """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim)."""
+        from ..kron import kron_mode_product
+        mats = [k.matrix(np.asarray(c, float), ax) for k, c, ax in zip(self.kernels, coords, self.axes)]
+        return kron_mode_product(mats, self._alpha)
 
     def spectrum(self, dim: int = 0):
         """(frequencies, weights) of the learned kernel along dimension ``dim``."""
@@ -114,13 +131,14 @@ class GPSolution:
         return ax
 
     def error(self, n: int = 300):
-        """Relative L2 error against problem.exact on n evenly spaced points (the paper's metric)."""
+        """Relative L2 error against problem.exact on n evenly spaced points per dimension (the
+        paper's metric)."""
         if self.problem.exact is None:
             raise ValueError("the problem has no exact solution")
-        lo, hi = self.problem.domain[0]
-        xs = np.linspace(lo, hi, n)
-        ue = self.problem.exact(xs)
-        return float(np.linalg.norm(self.predict(xs) - ue) / np.linalg.norm(ue))
+        xs = [np.linspace(lo, hi, n) for lo, hi in self.problem.domain]
+        ue = self.problem.exact(*np.meshgrid(*xs, indexing="ij"))
+        up = self.predict_grid(*xs)
+        return float(np.linalg.norm(up - ue) / np.linalg.norm(ue))
 
     def __repr__(self):
         return f"GPSolution(status={self.status!r}, n_iter={self.n_iter}, grid={self.values.shape})"
@@ -343,8 +361,14 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
            track_error, callback):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
+    if problem.ndim == 2:
+        from .solver2d import solve_2d
+        return solve_2d(problem, _sizes(grid_size, 2), kernel=kernel, n_components=n_components,
+                        freq_scale=freq_scale, max_iter=max_iter * lbfgs_steps, jitter=jitter,
+                        max_time=max_time, track_error=track_error, verbose=verbose,
+                        callback=callback)
     if problem.ndim != 1:
-        raise NotImplementedError("solve currently handles 1-D problems only")
+        raise NotImplementedError("solve handles 1-D and 2-D problems only")
     (M,) = _sizes(grid_size, 1)
     axes = problem.grid_axes([M])
     ax = _Axis(axes[0])
