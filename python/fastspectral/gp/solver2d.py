@@ -59,6 +59,7 @@ class _Collocation2D:
         self.splits = np.cumsum([k.n_params for k in kernels])[:-1]
 
     def set_theta(self, theta):
+        theta = np.asarray(theta, float)
         for k, t in zip(self.kernels, np.split(theta, self.splits)):
             k.theta = t
 
@@ -79,6 +80,8 @@ class _Collocation2D:
         A1 = fac[0]["A"] + self.c0 * np.eye(self.sizes[0])
         A2 = fac[1]["A"]
         G = self.G
+        if not (np.all(np.isfinite(A1)) and np.all(np.isfinite(A2))):
+            raise ValueError("non-finite operator (trial hyperparameters out of range)")
         rhs = (self.F - A1 @ G - G @ A2.T)[1:-1, 1:-1]
         # A X + X B^T = C through eigendecompositions A = V a V^-1, B = W b W^-1, reused by
         # the adjoint solve (solve_sylvester's two Schur forms per call cost ~10x more here)
@@ -145,7 +148,7 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
     if fs > min(nyq):
         warnings.warn(f"grid resolves frequencies up to {min(nyq):.4g} cycles per unit but "
                       f"freq_scale is {fs:.4g}: the solver cannot resolve them", GPSolverWarning,
-                      stacklevel=3)
+                      stacklevel=4)
     kernels = []
     for d in range(2):
         log_a0 = min(0.0, np.log(0.05 / h[d]))
@@ -202,5 +205,5 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
     Alpha = fac[0]["Kinv"] @ U @ fac[1]["Kinv"]
     if status != "converged":
         warnings.warn(f"GP solver did not converge ({status}: {message}); returning the best iterate",
-                      GPSolverWarning, stacklevel=3)
+                      GPSolverWarning, stacklevel=4)
     return GPSolution(problem, axes, U, kernels, Alpha, history, status, message)
