@@ -19,6 +19,7 @@ from . import special
 from . import kron
 from . import vmf
 from . import spectral
+from . import gp
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,17 @@
+"""GP-HM: Gaussian-process solver for high-frequency and multi-scale PDEs (Fang et al., ICLR 2024).
+
+kernels   per-dimension spectral-mixture kernels (Student-t / Gaussian mixtures, SE, Matern-5/2)
+          with closed-form derivative matrices and hyperparameter gradients
+problems  box-domain PDE descriptions and the paper's benchmark problems
+solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution``
+"""
+from __future__ import annotations
+
+from .kernels import (Kernel1D, StudentTMixture, GaussianMixture, SquaredExponential, Matern52,
+                      make_kernel)
+from .problems import Problem, poisson_1d, allen_cahn_1d, poisson_2d
+from .solver import solve, GPSolution, GPSolverWarning
+
+__all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
+           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "solve",
+           "GPSolution", "GPSolverWarning"]

@@ -1,0 +1,179 @@
+"""PDE descriptions for the GP solver: box domain, constant-coefficient linear operator, optional
+pointwise nonlinearity, source and Dirichlet data.
+
+The PDE is  sum_t c_t d^{k_t} u + N(u) = f  in the box, u = g on its boundary, where each term
+t is a multi-index k_t of derivative orders (0, 1 or 2 per dimension; e.g. (2, 0) is u_xx and
+(0, 0) the zero-order term c u).
+
+Example
+-------
+>>> import numpy as np
+>>> from fastspectral.gp.problems import Problem
+>>> p = Problem(domain=[(0.0, 1.0)], operator={(2,): 1.0},
+...             source=lambda x: -np.pi**2 * np.sin(np.pi * x),
+...             boundary=lambda x: np.sin(np.pi * x), exact=lambda x: np.sin(np.pi * x))
+>>> p.ndim
+1
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d"]
+
+
+class Problem:
+    """A PDE on a box.
+
+    Parameters
+    ----------
+    domain : sequence of (lo, hi), one per dimension.
+    operator : mapping {multi-index of derivative orders (tuple of d ints in 0..2): coefficient}.
+    source : f, a callable f(x_1, ..., x_d) broadcasting over grid arrays, or an array of the grid
+        shape.
+    boundary : g, a callable like ``source``, or an array with one value per boundary grid point
+        (in the order of ``grid_boundary_mask``'s flattened True entries).
+    nonlinearity, dnonlinearity : N(u) and N'(u), pointwise (both or neither).
+    exact : optional exact solution (callable), used for errors in benchmarks and tests.
+    freq_scale : optional hint for the kernel's initial frequency range (cycles per unit length):
+        a value above the largest frequency of the solution (the paper's ``freq_scale``).
+    """
+
+    def __init__(self, domain: Sequence[Sequence[float]], operator: Mapping[Sequence[int], float],
+                 source, boundary, *, nonlinearity: Callable | None = None,
+                 dnonlinearity: Callable | None = None, exact: Callable | None = None,
+                 freq_scale: float | None = None, name: str = "problem"):
+        dom = [tuple(float(v) for v in iv) for iv in domain]
+        if not dom or any(len(iv) != 2 or not (np.isfinite(iv).all() and iv[0] < iv[1]) for iv in dom):
+            raise ValueError(f"domain must be a list of finite (lo, hi) with lo < hi, got {domain!r}")
+        self.domain = dom
+        d = len(dom)
+        ops = {}
+        for k, c in dict(operator).items():
+            k = (int(k),) if np.isscalar(k) else tuple(int(v) for v in k)
+            if len(k) != d or any(v not in (0, 1, 2) for v in k):
+                raise ValueError(f"operator term {k} must be a {d}-tuple of orders in 0..2")
+            if not np.isfinite(c):
+                raise ValueError(f"operator coefficient for {k} is not finite: {c}")
+            if c != 0:
+                ops[k] = ops.get(k, 0.0) + float(c)
+        if not ops:
+            raise ValueError("operator has no nonzero term")
+        self.operator = ops
+        if (nonlinearity is None) != (dnonlinearity is None):
+            raise ValueError("give both nonlinearity and dnonlinearity, or neither")
+        self.nonlinearity, self.dnonlinearity = nonlinearity, dnonlinearity
+        self.source, self.boundary, self.exact = source, boundary, exact
+        self.freq_scale = freq_scale
+        self.name = name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.domain)
+
+    @property
+    def is_linear(self) -> bool:
+        return self.nonlinearity is None
+
+    # ---------------------------------------------------------------- grid helpers
+    def grid_axes(self, grid_size):
+        """The per-dimension node vectors (endpoints included)."""
+        sizes = _sizes(grid_size, self.ndim)
+        return [np.linspace(lo, hi, n) for (lo, hi), n in zip(self.domain, sizes)]
+
+    def boundary_mask(self, sizes):
+        mask = np.zeros(tuple(sizes), bool)
+        for ax in range(len(sizes)):
+            idx = [slice(None)] * len(sizes)
+            idx[ax] = 0
+            mask[tuple(idx)] = True
+            idx[ax] = -1
+            mask[tuple(idx)] = True
+        return mask
+
+    def source_on(self, axes):
+        shape = tuple(len(a) for a in axes)
+        f = _evaluate(self.source, axes, "source")
+        if f.shape != shape:
+            raise ValueError(f"source must give an array of the grid shape {shape}, got {f.shape}")
+        if not np.all(np.isfinite(f)):
+            raise ValueError(f"source has {int(np.sum(~np.isfinite(f)))} non-finite values on the grid")
+        return f
+
+    def boundary_on(self, axes):
+        """Dirichlet values at the boundary nodes, flattened in mask order."""
+        shape = tuple(len(a) for a in axes)
+        mask = self.boundary_mask(shape)
+        nb = int(mask.sum())
+        if callable(self.boundary):
+            g = _evaluate(self.boundary, axes, "boundary")
+            if g.shape == shape:
+                g = g[mask]
+        else:
+            g = np.asarray(self.boundary, dtype=float)
+            if g.shape == shape:
+                g = g[mask]
+        if g.shape != (nb,):
+            raise ValueError(f"boundary data must have one value per boundary node ({nb},) or the "
+                             f"grid shape {shape}; got shape {g.shape}")
+        if not np.all(np.isfinite(g)):
+            raise ValueError("boundary data has non-finite values")
+        return g
+
+    def __repr__(self):
+        return f"Problem({self.name!r}, domain={self.domain}, operator={self.operator})"
+
+
+def _sizes(grid_size, d):
+    sizes = [int(grid_size)] * d if np.isscalar(grid_size) else [int(n) for n in grid_size]
+    if len(sizes) != d or any(n < 3 for n in sizes):
+        raise ValueError(f"grid_size must be an int or {d} ints, each >= 3; got {grid_size!r}")
+    return sizes
+
+
+def _evaluate(fn, axes, what):
+    shape = tuple(len(a) for a in axes)
+    if callable(fn):
+        mesh = np.meshgrid(*axes, indexing="ij")
+        val = np.asarray(fn(*mesh), dtype=float)
+        return np.broadcast_to(val, shape).copy() if val.ndim == 0 else val
+    return np.asarray(fn, dtype=float)
+
+
+# ---------------------------------------------------------------- the paper's problems
+def poisson_1d(omega: float = 100.0, domain=(0.0, 2 * math.pi)) -> Problem:
+    """u_xx = f on [0, 2 pi], u = sin(omega x) (the paper's 1D Poisson with omega = 100)."""
+    u = lambda x: np.sin(omega * x)
+    return Problem([domain], {(2,): 1.0}, source=lambda x: -omega ** 2 * np.sin(omega * x),
+                   boundary=u, exact=u, freq_scale=_paper_freq_scale(omega),
+                   name=f"poisson1d_sin{omega:g}x")
+
+
+def allen_cahn_1d(omega: float = 100.0, domain=(0.0, 2 * math.pi)) -> Problem:
+    """u_xx + u(u^2 - 1) = f, u = sin(omega x)."""
+    u = lambda x: np.sin(omega * x)
+
+    def f(x):
+        s = np.sin(omega * x)
+        return -omega ** 2 * s + s * (s * s - 1.0)
+
+    return Problem([domain], {(2,): 1.0}, source=f, boundary=u, exact=u,
+                   nonlinearity=lambda v: v * (v * v - 1.0), dnonlinearity=lambda v: 3.0 * v * v - 1.0,
+                   freq_scale=_paper_freq_scale(omega), name=f"allen_cahn1d_sin{omega:g}x")
+
+
+def poisson_2d(omega: float = 100.0, domain=(0.0, 2 * math.pi)) -> Problem:
+    """u_xx + u_yy = f on a square, u = sin(omega x) sin(omega y)."""
+    u = lambda x, y: np.sin(omega * x) * np.sin(omega * y)
+    return Problem([domain, domain], {(2, 0): 1.0, (0, 2): 1.0},
+                   source=lambda x, y: -2 * omega ** 2 * np.sin(omega * x) * np.sin(omega * y),
+                   boundary=u, exact=u, freq_scale=_paper_freq_scale(omega),
+                   name=f"poisson2d_sin{omega:g}x")
+
+
+def _paper_freq_scale(omega):
+    # the paper used 20 for sin(100x) (max frequency 100 / 2 pi ~ 15.9): about 1.25x above it
+    return max(1.0, 1.25 * omega / (2 * math.pi))

@@ -1,0 +1,234 @@
+"""fastspectral.gp: kernels and their derivatives, problem validation, small 1-D solves."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from fastspectral import gp
+from fastspectral.gp import problems as P
+from fastspectral.gp.kernels import GaussianMixture, Matern52, SquaredExponential, StudentTMixture
+from fastspectral.gp import GPSolverWarning, solve
+
+KERNELS = [
+    lambda: StudentTMixture(4, 3.0, log_a=0.4),
+    lambda: GaussianMixture(4, 3.0, log_a=0.4),
+    lambda: StudentTMixture(3, 2.0, shared_lengthscale=False),
+    lambda: SquaredExponential(log_a=0.2),
+    lambda: Matern52(log_a=-0.3),
+]
+
+
+@pytest.fixture(params=range(len(KERNELS)))
+def kernel(request):
+    k = KERNELS[request.param]()
+    rng = np.random.default_rng(request.param)
+    k.theta = k.theta + 0.1 * rng.standard_normal(k.n_params)
+    return k
+
+
+def test_x_derivatives_match_finite_differences(kernel):
+    r = np.linspace(-1.5, 1.5, 31) + 1e-3
+    h = 1e-5
+    for n in (1, 2):
+        fd = (kernel.derivative(r + h, n - 1) - kernel.derivative(r - h, n - 1)) / (2 * h)
+        exact = kernel.derivative(r, n)
+        assert np.max(np.abs(fd - exact)) <= 1e-6 * max(1.0, np.max(np.abs(exact)))
+
+
+def test_derivative_matrices_are_in_the_first_argument(kernel):
+    x = np.linspace(0, 1, 6)
+    y = np.linspace(0.05, 0.9, 5)
+    h = 1e-6
+    fd = (kernel.matrix(x + h, y) - kernel.matrix(x - h, y)) / (2 * h)
+    np.testing.assert_allclose(kernel.matrix(x, y, order=1), fd, atol=1e-6)
+
+
+def test_hyperparameter_gradients_match_finite_differences(kernel):
+    rng = np.random.default_rng(1)
+    r = np.linspace(-1.0, 1.0, 21) + 1e-3
+    W = rng.standard_normal(r.shape)
+    th = kernel.theta.copy()
+    h = 1e-6
+    for n in (0, 1, 2):
+        g = kernel.grad_contract(r, W, n)
+        fd = np.empty_like(g)
+        for p in range(th.size):
+            e = np.zeros_like(th)
+            e[p] = h
+            kernel.theta = th + e
+            a = W @ kernel.derivative(r, n)
+            kernel.theta = th - e
+            b = W @ kernel.derivative(r, n)
+            fd[p] = (a - b) / (2 * h)
+        kernel.theta = th
+        np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(g)))
+
+
+def test_kernel_matrix_symmetric_psd(kernel):
+    x = np.linspace(0, 2, 40)
+    K = kernel.matrix(x)
+    np.testing.assert_allclose(K, K.T, rtol=0, atol=1e-14)
+    assert np.linalg.eigvalsh(K + 1e-8 * np.eye(40)).min() > 0
+    # K'' is symmetric too (k'' is even), K' antisymmetric
+    K2, K1 = kernel.matrix(x, order=2), kernel.matrix(x, order=1)
+    np.testing.assert_allclose(K2, K2.T, atol=1e-10 * np.abs(K2).max())
+    np.testing.assert_allclose(K1, -K1.T, atol=1e-12 * max(1.0, np.abs(K1).max()))
+
+
+def test_kernel_parameters_roundtrip_and_spectrum():
+    k = StudentTMixture(5, 10.0)
+    assert k.n_params == 11
+    np.testing.assert_allclose(k.mu, np.linspace(0, 10, 5))
+    np.testing.assert_allclose(k.weights, 0.2)
+    k2 = k.copy()
+    k2.theta = k.theta + 1.0
+    assert not np.allclose(k2.theta, k.theta)
+    mu, w = k.spectrum()
+    assert mu.shape == w.shape == (5,)
+    with pytest.raises(ValueError, match="theta"):
+        k.theta = np.zeros(3)
+    with pytest.raises(ValueError, match="kernel"):
+        gp.make_kernel("nope")
+
+
+def _sin_problem(omega=3.0):
+    return P.poisson_1d(omega)
+
+
+def test_solve_low_frequency_poisson():
+    p = _sin_problem(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 32, n_components=10, max_iter=6)
+    assert sol.values.shape == (32,)
+    assert sol.error() < 1e-3
+    assert sol.history and "error" in sol.history[-1]
+    # the conditional mean interpolates the grid values and its derivative fits the PDE
+    np.testing.assert_allclose(sol.predict(sol.axes[0]), sol.values, atol=1e-6)
+    xs = np.linspace(0.5, 5.5, 7)
+    np.testing.assert_allclose(sol.predict(xs, order=2), -9 * np.sin(3 * xs), atol=5e-2)
+    mu, w = sol.spectrum()
+    assert mu.shape == w.shape == (10,)
+    assert sol.status in ("converged", "max_iter", "time_limit")
+
+
+def test_solve_general_operator_with_first_order_and_reaction_terms():
+    # u'' + 2u' - u = f with u = sin(2x) + x on [0, 3]
+    u = lambda x: np.sin(2 * x) + x
+    f = lambda x: -4 * np.sin(2 * x) + 2 * (2 * np.cos(2 * x) + 1) - u(x)
+    p = P.Problem([(0.0, 3.0)], {(2,): 1.0, (1,): 2.0, (0,): -1.0}, f, u, exact=u, freq_scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 30, n_components=8, max_iter=6)
+    assert sol.error() < 1e-3
+
+
+def test_solve_nonlinear_allen_cahn_low_frequency():
+    p = P.allen_cahn_1d(2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 30, n_components=8, max_iter=6)
+    assert sol.error() < 1e-3
+
+
+def test_bad_inputs():
+    p = _sin_problem()
+    bad_boundary = P.Problem([(0.0, 1.0)], {(2,): 1.0}, source=lambda x: 0 * x, boundary=[0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="boundary"):
+        solve(bad_boundary, 10)
+    nan_source = P.Problem([(0.0, 1.0)], {(2,): 1.0}, source=lambda x: np.where(x > 0.5, np.nan, 0.0),
+                           boundary=lambda x: x)
+    with pytest.raises(ValueError, match="non-finite"):
+        solve(nan_source, 10)
+    with pytest.raises(ValueError, match="grid_size"):
+        solve(p, 2)
+    with pytest.raises(ValueError, match="domain"):
+        P.Problem([(1.0, 0.0)], {(2,): 1.0}, 0.0, 0.0)
+    with pytest.raises(ValueError, match="operator"):
+        P.Problem([(0.0, 1.0)], {(3,): 1.0}, 0.0, 0.0)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        P.Problem([(0.0, 1.0)], {(2,): 1.0}, 0.0, 0.0, nonlinearity=lambda u: u)
+    with pytest.raises(TypeError, match="Problem"):
+        solve("poisson", 10)
+
+
+def test_coarse_grid_warns_and_nonconvergence_returns_best_iterate():
+    p = P.poisson_1d(100.0)  # needs ~16 cycles per unit; 40 points resolve ~3
+    with pytest.warns(GPSolverWarning, match="resolve"):
+        sol = solve(p, 40, n_components=4, max_iter=1, lbfgs_steps=2)
+    assert sol.status == "max_iter"
+    assert np.all(np.isfinite(sol.values))
+    assert "max_iter" in sol.message
+
+
+def test_boundary_array_accepted():
+    p0 = _sin_problem(1.0)
+    x = p0.grid_axes([20])[0]
+    p = P.Problem(p0.domain, p0.operator, p0.source, boundary=np.sin(x[[0, -1]]), exact=p0.exact,
+                  freq_scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 20, n_components=4, max_iter=3)
+    assert sol.error() < 1e-2
+
+
+def test_time_limit_status_and_history():
+    p = _sin_problem(3.0)
+    with pytest.warns(GPSolverWarning, match="time_limit"):
+        sol = solve(p, 32, n_components=6, max_iter=50, max_time=0.0)
+    assert sol.status == "time_limit" and sol.n_iter == 1
+    rec = sol.history[0]
+    for key in ("objective", "residual_rms", "boundary_rms", "tau1", "tau2", "time", "error"):
+        assert key in rec
+
+
+def test_alternating_mode_and_gaussian_kernel_run():
+    p = _sin_problem(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        a = solve(p, 32, n_components=6, max_iter=4, profile=False)
+        b = solve(p, 32, kernel="gaussian", n_components=6, max_iter=4, bound_frequencies=True)
+    assert np.all(np.isfinite(a.values)) and np.all(np.isfinite(b.values))
+    assert b.spectrum()[0].max() <= 0.5 / (a.axes[0][1] - a.axes[0][0]) + 1e-9
+
+
+def test_solve_2d_poisson_low_frequency():
+    p = P.Problem([(0.0, 2.0), (0.0, 1.5)], {(2, 0): 1.0, (0, 2): 1.0},
+                  source=lambda x, y: -13 * np.sin(2 * x) * np.sin(3 * y),
+                  boundary=lambda x, y: np.sin(2 * x) * np.sin(3 * y),
+                  exact=lambda x, y: np.sin(2 * x) * np.sin(3 * y), freq_scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, (24, 20), n_components=6, max_iter=2, lbfgs_steps=15)
+    assert sol.values.shape == (24, 20)
+    assert sol.error(60) < 1e-3
+    pts = np.array([[0.3, 0.4], [1.1, 1.2]])
+    np.testing.assert_allclose(sol.predict(pts), p.exact(pts[:, 0], pts[:, 1]), atol=1e-3)
+    X, Y = np.meshgrid(*sol.axes, indexing="ij")
+    # the conditional mean with jittered factors reproduces the grid values up to ~jitter * alpha
+    np.testing.assert_allclose(sol.predict(np.c_[X.ravel(), Y.ravel()]), sol.values.ravel(), atol=1e-3)
+
+
+def test_2d_collocation_gradient_matches_finite_differences():
+    from fastspectral.gp.solver2d import _Collocation2D
+    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
+    p = P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): 1.0, (0, 2): 0.7, (1, 0): 0.3, (0, 0): -0.5},
+                  source=lambda x, y: 0 * x + 1.0, boundary=u)
+    ks = [gp.make_kernel("student_t", 3, 1.0, log_a=-1.0), gp.make_kernel("gaussian", 3, 1.0, log_a=-1.0)]
+    c = _Collocation2D(p, p.grid_axes([12, 10]), ks, 1e-3)
+    th = np.concatenate([k.theta for k in ks]) + 0.05
+    _, g = c.value_grad(th)
+    fd = np.empty_like(g)
+    for i in range(th.size):
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        fd[i] = (c.value_grad(th + e)[0] - c.value_grad(th - e)[0]) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+
+
+def test_2d_mixed_terms_rejected():
+    p = P.Problem([(0, 1.0), (0, 1.0)], {(1, 1): 1.0}, source=0.0 * np.ones((8, 8)),
+                  boundary=lambda x, y: 0 * x)
+    with pytest.raises(NotImplementedError, match="mixed"):
+        solve(p, 8)
