@@ -5,8 +5,9 @@
 // runs in double, also for float results, which are rounded once at the end.  Regions
 // (r = hypot(v, x), kValueDebyeMinR = 22, the K core's Debye threshold):
 //  * I, r < 22 or (x <= 2, v <= 150): power series (x/2)^v / Gamma(v+1) sum_k (x^2/4)^k/(k!(v+1)_k),
-//    all terms positive; pow is ~0.5 ulp and tgamma <= 3.5 ulp (glibc, measured), the sum a few
-//    roundings.
+//    all terms positive.  No pow or tgamma (together ~60 ns): 1/Gamma(v+1) from a fit and an
+//    exact-factor product (v < 7) or Stirling (v >= 7), and exp of one double-double exponent
+//    v log(x/2) [- mu] [- x]; ~1 ulp each, the sum a few roundings.
 //  * K, r < 22: Temme series / Miller recurrence and the forward recurrence of bessel_k.hpp on
 //    unscaled values (bk_small_value), no log.
 //  * r >= 22, both: Debye value exp(E) M.  M = S / sqrt(2 pi r) (I) or sqrt(pi/(2r)) S (K), S the
