@@ -31,11 +31,18 @@ def timeit(fns):
     return [np.median(t) / m * 1e9 for t in ts]
 
 
-cases = {"grid v[1e-3,1e5] x[1e-8,1e6]": (10.0 ** rng.uniform(-3, 5, m), 10.0 ** rng.uniform(-8, 6, m))}
+gv, gx = 10.0 ** rng.uniform(-3, 5, m), 10.0 ** rng.uniform(-8, 6, m)
+cases = {"grid v[1e-3,1e5] x[1e-8,1e6]": (gv, gx)}
+# the grid's points in the I power-series region of bessel_values.hpp, tiled to m
+sel = (np.hypot(gv, gx) < 22) | ((gx <= 2) & (gv <= 150))
+cases["grid, series region only"] = (np.resize(gv[sel], m), np.resize(gx[sel], m))
 for p in (512, 2048, 8192, 32768):
     cases[f"vmf-p{p}"] = (np.full(m, p / 2 - 1), lu(p / 20, 20 * p))
 cases.update({
     "series r<22": (rng.uniform(0, 20, m), rng.uniform(0.01, 10, m)),
+    "series v<7 x<1e-2": (lu(1e-3, 7), lu(1e-8, 1e-2)),
+    "series v[7,22] x[1e-2,8]": (lu(7, 21), lu(1e-2, 8)),
+    "series v[22,150] x<2": (lu(22, 150), lu(1e-8, 2)),
     "debye turning x~v": (lu(22, 1e5), lu(22, 1e5) * 0 + 1) ,
 })
 v, _ = cases.pop("debye turning x~v")

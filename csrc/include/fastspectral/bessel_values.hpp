@@ -5,8 +5,9 @@
 // runs in double, also for float results, which are rounded once at the end.  Regions
 // (r = hypot(v, x), kValueDebyeMinR = 22, the K core's Debye threshold):
 //  * I, r < 22 or (x <= 2, v <= 150): power series (x/2)^v / Gamma(v+1) sum_k (x^2/4)^k/(k!(v+1)_k),
-//    all terms positive; pow is ~0.5 ulp and tgamma <= 3.5 ulp (glibc, measured), the sum a few
-//    roundings.
+//    all terms positive.  No pow or tgamma (together ~60 ns): 1/Gamma(v+1) from a fit and an
+//    exact-factor product (v < 7) or Stirling (v >= 7), and exp of one double-double exponent
+//    v log(x/2) [- mu] [- x]; ~1 ulp each, the sum a few roundings.
 //  * K, r < 22: Temme series / Miller recurrence and the forward recurrence of bessel_k.hpp on
 //    unscaled values (bk_small_value), no log.
 //  * r >= 22, both: Debye value exp(E) M.  M = S / sqrt(2 pi r) (I) or sqrt(pi/(2r)) S (K), S the
@@ -32,6 +33,22 @@ FS_HOST_DEVICE FS_INLINE double tgamma_t(double x) { return ::tgamma(x); }
 
 FS_CONSTANT double kValueDebyeMinR = 22.0;
 FS_CONSTANT double kDblMin2 = 4.4501477170144028e-308;  // 2 DBL_MIN: x/2 is exact above
+
+// exp(E) M for E = E.hi + E.lo, M > 0 (1e-76 < M < 1 here): exp of the rounded E.hi is within
+// ~0.5 ulp and E.lo enters to first order.  Near the exponent range's ends write E = k ln2 + e
+// (in dd) so that neither exp(E.hi) nor M 2^k under/overflows before the final ldexp, which
+// rounds once into the subnormal range.  Beyond |E| = 2000 the value is 0 or inf (and E.lo is
+// no longer small).
+FS_HOST_DEVICE FS_INLINE double exp_dd_times(dd_t E, double M) {
+  if (math::fabs(E.hi) <= 700.0) return math::exp(E.hi) * (M + M * E.lo);
+  if (E.hi > 2000.0) return math::infinity<double>();
+  if (E.hi < -2000.0) return 0.0;
+  const double k = math::floor(E.hi * 1.4426950408889634 + 0.5);
+  dd_t kl = dd_two_prod(k, 0.6931471805599453);
+  kl.lo += k * 2.3190468138462996e-17;
+  const dd_t e = dd_add(E, {-kl.hi, -kl.lo});
+  return ::ldexp(math::exp(e.hi) * (M + M * e.lo), int(k));
+}
 
 // 1/Gamma(v + 1) for 0 <= v < 7.  glibc's tgamma costs ~47 ns; this ~10.  With n = floor(v),
 // f = v - n (exact), each k + f = v - (n - k) is exact too, so Gamma(v+1) = Gamma(1+f)
@@ -65,18 +82,17 @@ FS_HOST_DEVICE FS_INLINE double rgamma1p_small(double v) {
   return rg / p;
 }
 
-// (x/2)^v / Gamma(v+1) for v >= 7, x/(2v) <= ~2 (no overflow), by Stirling:
+// log((x/2)^v / Gamma(v+1)) + 0.5 log(2 pi v) for v >= 7 (x > 0), by Stirling:
 // Gamma(v+1) = sqrt(2 pi v) (v/e)^v exp(mu(v)), mu = sum_k B_2k/(2k(2k-1) v^(2k-1)), 12 terms
-// (< 2e-18 left at v = 7).  So the lead is (x e/(2v))^v / sqrt(2 pi v) / exp(mu); the base is
-// formed as bh (1 + d) in double-double (its rounding alone would cost v/2 ulp), and
-// (1+d)^v = 1 + v d to ~1e-28.
-FS_HOST_DEVICE FS_INLINE double iv_series_lead_stirling(double v, double x) {
+// (< 2e-18 left at v = 7).  So it is v log(x e/(2v)) - mu; the base is formed as bh (1 + d) in
+// double-double (its rounding alone would cost v/2 ulp), and log_plus takes d.
+template <class P = double>
+FS_HOST_DEVICE FS_INLINE dd_t iv_series_log_lead_stirling(P v, P x) {
   const double hx = 0.5 * x;
   const dd_t p = dd_two_prod(hx, 2.718281828459045);
   const double plo = p.lo + hx * 1.4456468917292502e-16;
   const double bh = p.hi / v;
-  // (for x below ~1e-290 the value underflows whatever d, and p.hi may be 0)
-  const double d = p.hi > 1e-290 ? (dd_residual(p.hi, bh, v) + plo) / p.hi : 0.0;
+  const double d = (dd_residual(p.hi, bh, v) + plo) / p.hi;
   const double w = 1.0 / v, w2 = w * w;
   double mu = -156.84828462600203;
   mu = mu * w2 + 13.402864044168393;
@@ -90,12 +106,18 @@ FS_HOST_DEVICE FS_INLINE double iv_series_lead_stirling(double v, double x) {
   mu = mu * w2 + 0.0007936507936507937;
   mu = mu * w2 + -0.002777777777777778;
   mu = mu * w2 + 0.08333333333333333;
-  return math::pow(bh, v) * ((1.0 + v * d) * math::exp(-mu * w) / math::sqrt(6.283185307179586 * v));
+  const dd_t L = log_plus<P>(bh, d);
+  dd_t E = dd_two_prod(v, L.hi);
+  const dd_t s = dd_two_sum(E.hi, -mu * w);
+  return {s.hi, s.lo + (E.lo + v * L.lo)};
 }
 
-// I_v(x) by the power series; x > 0, and r < 22 or (x <= 2, v <= 150): (x^2/4)^k/(k!(v+1)_k)
-// falls below 1e-17 of the sum after at most ~55 terms.
-FS_HOST_DEVICE FS_INLINE double iv_series_value(double v, double x) {
+// I_v(x) (times e^-x if scaled) by the power series; x > 0, and r < 22 or (x <= 2, v <= 150):
+// (x^2/4)^k/(k!(v+1)_k) falls below 1e-17 of the sum after at most ~55 terms.  The power, the
+// Stirling correction and e^-x go into one exponent E (double-double) and one exp: glibc's pow
+// alone costs about what log_plus and exp do together.
+template <bool scaled, class P = double>
+FS_HOST_DEVICE FS_INLINE double iv_series_value(P v, P x) {
   if (v >= 7.0) {
     // Underflow, common for v > 22 and tiny x: the value is below (x e/(2v))^v S with the sum
     // S < e^(q/(v+1)) < 2^20 here, and log2(x e/(2v)) < ex - ev + 1.45 from the binary exponents.
@@ -121,30 +143,29 @@ FS_HOST_DEVICE FS_INLINE double iv_series_value(double v, double x) {
     if (term <= 1e-17 * sum) break;
   }
   if (q.hi > 0.0) sum += (q.lo / q.hi) * ksum;
-  if (v >= 7.0) return iv_series_lead_stirling(v, x) * sum;
-  double lead;
-  if (x >= kDblMin2) {
-    lead = math::pow(0.5 * x, v);
-  } else {  // x/2 would round: (x 2^54)^v (2^-55)^v, both bases exact
-    lead = math::pow(x * 18014398509481984.0, v) * math::pow(2.7755575615628914e-17, v);
+  dd_t E;
+  double M;
+  if (v >= 7.0) {
+    E = iv_series_log_lead_stirling<P>(v, x);
+    M = sum / math::sqrt(6.283185307179586 * v);
+  } else {
+    // log(x/2) = log(x') - c ln2 with x' = x (c = 1) or, x subnormal, x 2^54 (c = 55); c ln2_hi
+    // is exact (ln2_hi has 42 bits).
+    const bool sub = x < 1e-300;
+    const double c = sub ? 55.0 : 1.0;
+    const dd_t L = log_plus<P>(sub ? x * 18014398509481984.0 : x, 0.0);
+    const dd_t Lc = dd_two_sum(L.hi, -c * kLn2Hi42);
+    const double llo = Lc.lo + (L.lo - c * kLn2Lo42);
+    const dd_t B = dd_two_prod(v, Lc.hi);
+    E = {B.hi, B.lo + v * llo};
+    M = sum * rgamma1p_small(v);
   }
-  return lead * rgamma1p_small(v) * sum;
-}
-
-// exp(E) M for E = E.hi + E.lo, M > 0 (1e-76 < M < 1 here): exp of the rounded E.hi is within
-// ~0.5 ulp and E.lo enters to first order.  Near the exponent range's ends write E = k ln2 + e
-// (in dd) so that neither exp(E.hi) nor M 2^k under/overflows before the final ldexp, which
-// rounds once into the subnormal range.  Beyond |E| = 2000 the value is 0 or inf (and E.lo is
-// no longer small).
-FS_HOST_DEVICE FS_INLINE double exp_dd_times(dd_t E, double M) {
-  if (math::fabs(E.hi) <= 700.0) return math::exp(E.hi) * (M + M * E.lo);
-  if (E.hi > 2000.0) return math::infinity<double>();
-  if (E.hi < -2000.0) return 0.0;
-  const double k = math::floor(E.hi * 1.4426950408889634 + 0.5);
-  dd_t kl = dd_two_prod(k, 0.6931471805599453);
-  kl.lo += k * 2.3190468138462996e-17;
-  const dd_t e = dd_add(E, {-kl.hi, -kl.lo});
-  return ::ldexp(math::exp(e.hi) * (M + M * e.lo), int(k));
+  if (scaled) {
+    const dd_t s = dd_two_sum(E.hi, -x);
+    E = {s.hi, s.lo + E.lo};
+  }
+  // log_plus's lo part is unnormalised (up to ~1e-7 |hi|); exp_dd_times wants it < ~1e-13.
+  return exp_dd_times(dd_two_sum(E.hi, E.lo), M);
 }
 
 // Exponent E = r + v log(x/(v+r)) (I; minus it for K), less x if scaled, for r = hypot(v, x)
@@ -211,8 +232,7 @@ template <class T, bool scaled>
 FS_HOST_DEVICE FS_INLINE bool iv_value_nonneg(double v, double x, double* out) {
   const double r = bk_hypot(v, x);
   if (r < kValueDebyeMinR || (x <= 2.0 && v <= 150.0)) {
-    const double s = iv_series_value(v, x);
-    *out = scaled ? s * math::exp(-x) : s;
+    *out = iv_series_value<scaled>(v, x);
     return true;
   }
   if (x <= 1e-280 * r) return false;
