@@ -34,13 +34,20 @@ import time
 import warnings
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.optimize as sopt
 
 from .kernels import Kernel1D, make_kernel
 from .problems import Problem, _sizes
 
 __all__ = ["solve", "GPSolution", "GPSolverWarning"]
+
+
+def _scipy(name):
+    """scipy.<name>, imported on first use: SciPy is optional for fastspectral as a whole."""
+    import importlib
+    try:
+        return importlib.import_module(f"scipy.{name}")
+    except ImportError as e:  # pragma: no cover
+        raise ImportError("fastspectral.gp.solve needs SciPy (pip install scipy)") from e
 
 
 class GPSolverWarning(UserWarning):
@@ -182,7 +189,7 @@ class _Objective1D:
         if self.p.nonlinearity is None:
             A = np.vstack([top, st * AS])
             b = np.concatenate([btop, st * self.f])
-            return S @ sla.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
+            return S @ _scipy("linalg").lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
         N, dN = self.p.nonlinearity, self.p.dnonlinearity
 
         def phi(z):
@@ -202,7 +209,7 @@ class _Objective1D:
             rhs = self.f - N(U) + d * U
             A = np.vstack([top, st * J])
             b = np.concatenate([btop, st * rhs])
-            dz = sla.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0] - z
+            dz = _scipy("linalg").lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0] - z
             t = 1.0
             while t > 1e-4:
                 f1 = phi(z + t * dz)
@@ -227,10 +234,10 @@ class _Objective1D:
     def _value_grad(self, kernel, U, tau2):
         K, Kd = self.matrices(kernel)
         try:
-            cf = sla.cho_factor(K, lower=True, check_finite=False)
+            cf = _scipy("linalg").cho_factor(K, lower=True, check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             return np.inf, np.zeros(kernel.n_params)
-        Kinv = sla.cho_solve(cf, np.eye(self.M), check_finite=False)
+        Kinv = _scipy("linalg").cho_solve(cf, np.eye(self.M), check_finite=False)
         alpha = Kinv @ U
         R = self.residual(U, alpha, Kd)
         logdet = 2.0 * np.sum(np.log(np.diag(cf[0])))
@@ -268,8 +275,8 @@ class _Objective1D:
 
     def state(self, kernel, U):
         K, Kd = self.matrices(kernel)
-        cf = sla.cho_factor(K, lower=True, check_finite=False)
-        alpha = sla.cho_solve(cf, U, check_finite=False)
+        cf = _scipy("linalg").cho_factor(K, lower=True, check_finite=False)
+        alpha = _scipy("linalg").cho_solve(cf, U, check_finite=False)
         R = self.residual(U, alpha, Kd)
         logdet = 2.0 * np.sum(np.log(np.diag(cf[0])))
         return alpha, R, logdet
@@ -419,13 +426,13 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
         tau2 = min(M / max(R @ R, 1e-300), tau_max)
         if profile:
             store = {"U": U}
-            res = sopt.minimize(mumap.wrap(obj.profiled), mumap.to_internal(kern.theta),
+            res = _scipy("optimize").minimize(mumap.wrap(obj.profiled), mumap.to_internal(kern.theta),
                                 args=(kern, tau1, tau2, store), method="L-BFGS-B", jac=True,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             if "theta" in store:
                 kern.theta, U = store["theta"], store["U"]
         else:
-            res = sopt.minimize(mumap.wrap(obj.value_grad), mumap.to_internal(kern.theta),
+            res = _scipy("optimize").minimize(mumap.wrap(obj.value_grad), mumap.to_internal(kern.theta),
                                 args=(kern, U, tau2), method="L-BFGS-B", jac=True,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             kern.theta = mumap.from_internal(res.x)
