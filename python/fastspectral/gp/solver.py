@@ -85,7 +85,8 @@ class GPSolution:
 
     Attributes: values (grid values, shape of the grid), axes (node vectors), kernels (one per
     dimension), history (list of dicts per outer iteration), status ('converged',
-    'max_iter', 'time_limit'), message, n_iter.
+    'max_iter', 'time_limit', 'stalled' (2-D: L-BFGS's line search gave up), 'failed'),
+    message, n_iter.
     """
 
     def __init__(self, problem, axes, values, kernels, alpha, history, status, message):
