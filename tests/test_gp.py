@@ -110,7 +110,7 @@ def test_solve_low_frequency_poisson():
     np.testing.assert_allclose(sol.predict(xs, order=2), -9 * np.sin(3 * xs), atol=5e-2)
     mu, w = sol.spectrum()
     assert mu.shape == w.shape == (10,)
-    assert sol.status in ("converged", "max_iter", "time_limit")
+    assert sol.status in ("converged", "max_iter", "time_limit", "stalled")
 
 
 def test_solve_general_operator_with_first_order_and_reaction_terms():
