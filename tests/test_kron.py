@@ -242,7 +242,7 @@ def test_operator_algebra(xp):
         assert abs(K.logdet(shift) - np.linalg.slogdet(D + shift * np.eye(24))[1]) < 1e-10
     close(K.inv().to_dense(), np.linalg.inv(D), np.float64)
     w, Q = K.eigh()
-    Qd = Q.to_dense()
+    Qd = to_numpy(Q.to_dense())
     close(Qd @ np.diag(to_numpy(w.to_dense())) @ Qd.T, D, np.float64)
     assert len(w) == 24
     close((K @ K.inv()).to_dense(), np.eye(24), np.float64)
@@ -316,3 +316,94 @@ def test_gpu_large_against_cpu():
         x = rng.standard_normal((B, n ** d))
         y = kron_matvec([cupy.asarray(f) for f in fs], cupy.asarray(x))
         close(y, kron_matvec(fs, x), np.float64)
+
+
+# ---------------------------------------------------------------- the GPU fused-tile algorithm
+# kron_tile.hpp holds the per-block phases of the CUDA fused kernel; _core._kron_tile_emulate runs
+# them sequentially on the CPU, so its tiling, partial tiles and factor order are checked here.
+
+def _group_reference(factors, x, L, R, transpose):
+    dims = [f if isinstance(f, int) else (f.shape[0] if transpose else f.shape[1]) for f in factors]
+    X = x.reshape((L,) + tuple(dims) + (R,))
+    for a, f in enumerate(factors):
+        if isinstance(f, int):
+            continue
+        A = f.T if transpose else f
+        X = np.moveaxis(np.tensordot(A, X, axes=([1], [a + 1])), 0, a + 1)
+    return X.reshape(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(12))
+def test_tile_algorithm_matches_mode_products(dtype, seed):
+    rng = np.random.default_rng(100 + seed)
+    k = int(rng.integers(1, 5))
+    factors = []
+    for _ in range(k):
+        if rng.random() < 0.2:
+            factors.append(int(rng.integers(1, 5)))
+        else:
+            m, n = (int(v) for v in rng.integers(1, 9, size=2))
+            A = rng.standard_normal((m, n)).astype(dtype)
+            factors.append(A.T.copy().T if rng.random() < 0.3 else A)  # F-ordered sometimes
+    transpose = bool(rng.random() < 0.3)
+    L, R = int(rng.integers(1, 7)), int(rng.integers(1, 40))
+    dims_in = [f if isinstance(f, int) else (f.shape[0] if transpose else f.shape[1]) for f in factors]
+    dims_out = [f if isinstance(f, int) else (f.shape[1] if transpose else f.shape[0]) for f in factors]
+    x = rng.standard_normal(L * math.prod(dims_in) * R).astype(dtype)
+    ref = _group_reference(factors, x.astype(np.float64), L, R, transpose)
+    # small targets force many tiles, partial tiles along l and r, and G > 1 when R is small
+    for target in (1, 7, 64, 4096):
+        out = np.full(L * math.prod(dims_out) * R, np.nan, dtype=dtype)
+        _core._kron_tile_emulate(factors, x, out, L, R, transpose, 1 << 16, target)
+        assert np.isfinite(out).all(), "an output element was never written"
+        tol = 1e-5 if dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_tile_algorithm_refuses_what_does_not_fit():
+    A = np.ones((8, 8))
+    with pytest.raises(ValueError, match="budget"):
+        _core._kron_tile_emulate([A, A], np.ones(64), np.empty(64), 1, 1, False, 100, 16)
+    with pytest.raises(ValueError, match="sizes"):
+        _core._kron_tile_emulate([A], np.ones(65), np.empty(64), 1, 1, False, 1 << 12, 16)
+    with pytest.raises(TypeError):
+        _core._kron_tile_emulate([A.astype(np.float32)], np.ones(8), np.empty(8), 1, 1, False,
+                                 1 << 12, 16)
+
+
+def _emulated_gpu_matvec(factors, x, transpose=False):
+    """The GPU driver (plan + fused groups + GEMM steps) with the CPU twin of the fused kernel."""
+    from fastspectral.kron import _FUSE_TILE, _run_plan
+    x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+    def fused(fac, tr, src, dst, L, R):
+        tile = _FUSE_TILE[src.dtype.itemsize]
+        _core._kron_tile_emulate(fac, src, dst, L, R, tr, 48 * 1024 // src.dtype.itemsize, tile)
+    return _run_plan(np, factors, x2, x.dtype, transpose, fused)
+
+
+@pytest.mark.parametrize("shapes", [
+    [(8, 8)] * 6, [(16, 16)] * 4, [(32, 32)] * 3, [(128, 128)] * 2, [(16, 8)] * 4,
+    [(8, 16)] * 3, [(3, 5), 4, (70, 2), (5, 5), 3], [(2, 2)] * 12, [5, (4, 4), 6],
+    [(100, 3), (3, 100)], [(1, 9), (9, 1), 2]])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_gpu_driver_logic_on_cpu(shapes, transpose):
+    from fastspectral.kron import gpu_plan
+    rng = np.random.default_rng(21)
+    factors = [s if isinstance(s, int) else rng.standard_normal(s) for s in shapes]
+    tshapes = [(s, s) if isinstance(s, int) else (s[::-1] if transpose else s) for s in shapes]
+    n_in = math.prod(n for _, n in tshapes)
+    x = rng.standard_normal((3, n_in))
+    got = _emulated_gpu_matvec(factors, x, transpose)
+    ref = kron_matvec(factors, x, transpose=transpose)
+    close(got, ref, np.float64)
+    steps = gpu_plan(tshapes, [isinstance(s, int) for s in shapes], 8)
+    covered = sorted(a for _, axes in steps for a in axes)
+    # every non-identity axis is applied exactly once; groups are runs of consecutive axes
+    assert [a for a in covered if not isinstance(shapes[a], int)] == \
+        [a for a in range(len(shapes)) if not isinstance(shapes[a], int)]
+    for kind, axes in steps:
+        assert axes == list(range(axes[0], axes[-1] + 1))
+    if shapes == [(8, 8)] * 6:
+        assert len(steps) == 2  # 8^6: two fused passes (8^3 per tile row), not six

@@ -10,6 +10,57 @@
 
 namespace nb = nanobind;
 
+#include "fastspectral/kron_tile.hpp"
+
+namespace fs {
+namespace bind {
+namespace {
+
+// Fill the factor fields of a fused-tile group from a list of 2-D arrays (or ints: identities)
+// living on `device` (nb::device::cpu::value or nb::device::cuda::value).  Returns the dtype code.
+template <class T>
+void fill_tile_group(nb::list factors, bool transpose, int device, int device_id,
+                     kron_tile::Group<T>& g) {
+  const std::size_t k = nb::len(factors);
+  if (k == 0 || k > std::size_t(kron_tile::kMaxAxes))
+    throw nb::value_error(("fastspectral.kron: a fused group takes 1 to " +
+                           std::to_string(kron_tile::kMaxAxes) + " factors").c_str());
+  g.k = int(k);
+  for (std::size_t a = 0; a < k; ++a) {
+    nb::handle h = factors[a];
+    if (PyLong_Check(h.ptr())) {
+      const std::int64_t n = nb::cast<std::int64_t>(h);
+      if (n < 1) throw nb::value_error("fastspectral.kron: identity size must be >= 1 here");
+      g.A[a] = nullptr;
+      g.m[a] = g.n[a] = int(n);
+      g.rs[a] = g.cs[a] = 0;
+      continue;
+    }
+    nb::ndarray<> arr;
+    if (!nb::try_cast(h, arr, false) || arr.ndim() != 2)
+      throw nb::type_error("fastspectral.kron: fused factors must be 2-D arrays or ints");
+    if (arr.device_type() != device || (device != nb::device::cpu::value &&
+                                        arr.device_id() != device_id))
+      throw nb::value_error("fastspectral.kron: a factor is on another device than x");
+    if (arr.dtype() != nb::dtype<T>())
+      throw nb::type_error("fastspectral.kron: factors must have the dtype of x");
+    std::int64_t m = arr.shape(0), n = arr.shape(1), rs = arr.stride(0), cs = arr.stride(1);
+    if (transpose) {
+      std::swap(m, n);
+      std::swap(rs, cs);
+    }
+    g.A[a] = static_cast<const T*>(arr.data());
+    g.m[a] = int(m);
+    g.n[a] = int(n);
+    g.rs[a] = rs;
+    g.cs[a] = cs;
+  }
+}
+
+}  // namespace
+}  // namespace bind
+}  // namespace fs
+
 #if !defined(FS_CUDA_ARCHS)
 #include "cpu/kron_cpu.hpp"
 
@@ -80,6 +131,48 @@ void kron_apply_py(nb::list factors, HostArray x, HostArray out, bool transpose,
   }
 }
 
+
+// The fused-tile algorithm run sequentially on the CPU (tid 0 of 1): the same code the CUDA
+// kernel runs per block, so the tests can check its indexing and planning without a GPU.
+template <class T>
+void tile_emulate_t(nb::list factors, bool transpose, const T* src, T* dst, std::int64_t n_src,
+                    std::int64_t n_dst, std::int64_t L, std::int64_t R, std::int64_t budget,
+                    std::int64_t target) {
+  kron_tile::Group<T> g{};
+  fill_tile_group<T>(factors, transpose, nb::device::cpu::value, 0, g);
+  g.L = L;
+  g.R = R;
+  if (!kron_tile::plan(g, budget, target))
+    throw nb::value_error("fastspectral.kron: the group does not fit the tile budget");
+  if (L * g.p_in * R != n_src || L * g.p_out * R != n_dst)
+    throw nb::value_error("fastspectral.kron: sizes do not match (L, prod n, R) / (L, prod m, R)");
+  std::vector<T> smem(std::size_t(kron_tile::shared_elems(g)));
+  const std::int64_t tiles = kron_tile::tile_count(g);
+  nb::gil_scoped_release release;
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    kron_tile::load(g, smem.data(), src, t, 0, 1);
+    for (int s = 0; s < g.steps; ++s) kron_tile::apply(g, smem.data(), s, 0, 1);
+    kron_tile::store(g, smem.data(), dst, t, 0, 1);
+  }
+}
+
+using HostVector = nb::ndarray<nb::device::cpu, nb::c_contig>;
+
+void tile_emulate_py(nb::list factors, HostVector x, HostVector out, std::int64_t L,
+                         std::int64_t R, bool transpose, std::int64_t budget, std::int64_t target) {
+  const int code = dtype_code(x.dtype(), "x");
+  if (dtype_code(out.dtype(), "out") != code)
+    throw nb::type_error("fastspectral.kron: out must have the dtype of x");
+  if (code == 0)
+    tile_emulate_t<float>(factors, transpose, static_cast<const float*>(x.data()),
+                          static_cast<float*>(out.data()), x.size(), out.size(), L, R, budget,
+                          target);
+  else
+    tile_emulate_t<double>(factors, transpose, static_cast<const double*>(x.data()),
+                           static_cast<double*>(out.data()), x.size(), out.size(), L, R, budget,
+                           target);
+}
+
 }  // namespace
 
 void register_kron_core(nb::module_& m) {
@@ -91,6 +184,10 @@ void register_kron_core(nb::module_& m) {
         "Bytes per cache buffer for fusing factors (0 disables fusion); for benchmarks.");
   m.def("kron_get_fuse_budget", &fs::cpu::kron_get_fuse_budget);
   m.def("kron_isa", &fs::cpu::kron_isa, "Instruction set chosen for the Kronecker kernels.");
+  m.def("_kron_tile_emulate", &tile_emulate_py, nb::arg("factors"), nb::arg("x"),
+        nb::arg("out").noconvert(), nb::arg("L"), nb::arg("R"), nb::arg("transpose"),
+        nb::arg("budget"), nb::arg("target"),
+        "Test hook: the GPU fused-tile algorithm (fastspectral/kron_tile.hpp) run sequentially.");
 }
 
 }  // namespace bind
@@ -107,27 +204,34 @@ namespace {
 
 using DeviceArray = nb::ndarray<nb::device::cuda>;
 
-// dst (L, m, R) = A (m, n) applied to src (L, n, R); src and dst contiguous, A with any
-// strides (transpose = stride swap, done by the caller).
-void kron_mode_product_py(DeviceArray A, bool transpose, DeviceArray src, DeviceArray dst,
-                          std::int64_t L, std::int64_t R, std::uintptr_t stream) {
-  if (A.ndim() != 2) throw nb::value_error("fastspectral.kron: factors must be 2-D");
+// dst (L, prod m, R) = group of factors applied along the middle axes of src (L, prod n, R).
+void kron_fused_py(nb::list factors, bool transpose, DeviceArray src, DeviceArray dst,
+                   std::int64_t L, std::int64_t R, std::uintptr_t stream) {
   bool f32;
-  if (A.dtype() == nb::dtype<float>())
+  if (src.dtype() == nb::dtype<float>())
     f32 = true;
-  else if (A.dtype() == nb::dtype<double>())
+  else if (src.dtype() == nb::dtype<double>())
     f32 = false;
   else
-    throw nb::type_error("fastspectral.kron: factors must be float32 or float64");
-  if (src.dtype() != A.dtype() || dst.dtype() != A.dtype())
-    throw nb::type_error("fastspectral.kron: factors, x and out must share one dtype");
-  if (A.device_id() != src.device_id() || A.device_id() != dst.device_id())
-    throw nb::value_error("fastspectral.kron: factors and x are on different GPUs");
-  std::int64_t m = A.shape(0), n = A.shape(1), rs = A.stride(0), cs = A.stride(1);
-  if (transpose) {
-    std::swap(m, n);
-    std::swap(rs, cs);
-  }
+    throw nb::type_error("fastspectral.kron: x must be float32 or float64");
+  if (dst.dtype() != src.dtype())
+    throw nb::type_error("fastspectral.kron: x and out must share one dtype");
+  if (src.device_id() != dst.device_id())
+    throw nb::value_error("fastspectral.kron: x and out are on different GPUs");
+  std::vector<fs::cuda::KronFusedFactor> fac;
+  std::int64_t p_in = 1, p_out = 1;
+  // parse through the shared filler (checks device and dtype), then hand plain structs over
+  auto parse = [&](auto tag) {
+    using T = decltype(tag);
+    kron_tile::Group<T> g{};
+    fill_tile_group<T>(factors, transpose, nb::device::cuda::value, src.device_id(), g);
+    for (int a = 0; a < g.k; ++a) {
+      fac.push_back({g.A[a], g.m[a], g.n[a], g.rs[a], g.cs[a]});
+      p_in *= g.n[a];
+      p_out *= g.m[a];
+    }
+  };
+  if (f32) parse(float{}); else parse(double{});
   auto contiguous = [](const DeviceArray& a) {
     std::int64_t s = 1;
     for (std::size_t i = a.ndim(); i-- > 0;) {
@@ -138,25 +242,29 @@ void kron_mode_product_py(DeviceArray A, bool transpose, DeviceArray src, Device
   };
   if (!contiguous(src) || !contiguous(dst))
     throw nb::value_error("fastspectral.kron: x and out must be C-contiguous on the GPU");
-  if (std::int64_t(src.size()) != L * n * R || std::int64_t(dst.size()) != L * m * R)
-    throw nb::value_error("fastspectral.kron: array sizes do not match (L, n, R) / (L, m, R)");
+  if (std::int64_t(src.size()) != L * p_in * R || std::int64_t(dst.size()) != L * p_out * R)
+    throw nb::value_error("fastspectral.kron: array sizes do not match (L, prod n, R) / (L, prod m, R)");
   cudaError_t err;
   {
     nb::gil_scoped_release release;
-    err = fs::cuda::launch_kron_mode_product(f32, A.data(), m, n, rs, cs, src.data(), dst.data(),
-                                             L, R, reinterpret_cast<cudaStream_t>(stream));
+    err = fs::cuda::launch_kron_fused(f32, fac.data(), int(fac.size()), src.data(), dst.data(), L,
+                                      R, reinterpret_cast<cudaStream_t>(stream));
   }
+  if (err == cudaErrorInvalidValue)
+    throw nb::value_error("fastspectral.kron: this factor group does not fit the fused kernel's "
+                          "shared memory");
   if (err != cudaSuccess)
-    throw std::runtime_error(std::string("fastspectral: CUDA error in kron_mode_product: ") +
+    throw std::runtime_error(std::string("fastspectral: CUDA error in kron_fused: ") +
                              cudaGetErrorString(err));
 }
 
 }  // namespace
 
 void register_kron_cuda(nb::module_& m) {
-  m.def("kron_mode_product", &kron_mode_product_py, nb::arg("A"), nb::arg("transpose"),
-        nb::arg("src"), nb::arg("dst"), nb::arg("L"), nb::arg("R"), nb::arg("stream"),
-        "dst(L, m, R) = A applied along the middle axis of src(L, n, R), on `stream`.");
+  m.def("kron_fused", &kron_fused_py, nb::arg("factors"), nb::arg("transpose"), nb::arg("src"),
+        nb::arg("dst"), nb::arg("L"), nb::arg("R"), nb::arg("stream"),
+        "dst(L, prod m, R) = a group of small factors (ints: identities) applied along the middle "
+        "axes of src(L, prod n, R) in one pass through shared memory, on `stream`.");
 }
 
 }  // namespace bind

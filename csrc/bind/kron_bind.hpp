@@ -7,7 +7,7 @@ namespace bind {
 
 // fastspectral._core: kron_apply (CPU) and its tuning hooks.
 void register_kron_core(nanobind::module_& m);
-// fastspectral._cuda: kron_mode_product (GPU); defined only in the CUDA module's build.
+// fastspectral._cuda: kron_fused (GPU); defined only in the CUDA module's build.
 void register_kron_cuda(nanobind::module_& m);
 
 }  // namespace bind

@@ -29,6 +29,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any, Sequence
@@ -127,31 +128,122 @@ def _fallback(xp, factors, X, ndim_batch, transpose):
 
 # --------------------------------------------------------------------------- kernels
 
-def _gpu_apply(factors, x2, dtype, transpose):
-    """x2: (B, N) contiguous cupy array; applies mode products factor by factor."""
-    cp = _cupy()
-    mod = get_cuda_module()
-    stream = cp.cuda.get_current_stream().ptr
+# GPU plan limits; they mirror csrc/cuda/kron_cuda.cuh (48 KiB of shared memory per block, 16 KiB
+# tiles).  A factor with a side over _FUSE_MAX_SIDE goes to cuBLAS (cupy.matmul): its dot products
+# are long enough for GEMM tiling, and its matrix would crowd the shared memory.
+_FUSE_MAX_SIDE = 64
+_FUSE_MAX_AREA_BYTES = 16 * 1024  # all factor matrices of one fused group (shared memory)
+_FUSE_MAX_AXES = 8
+_FUSE_TILE = {4: 4096, 8: 2048}  # tile elements by itemsize
+_FUSE_MIN_ROW_BYTES = 32  # contiguous bytes per tile row when R > 1: one full memory sector
+
+
+def gpu_plan(shapes: Sequence[tuple[int, int]], identity: Sequence[bool], itemsize: int
+             ) -> list[tuple[str, list[int]]]:
+    """Cached: see _gpu_plan (planning costs ~10 us of Python, as much as a kernel launch)."""
+    steps = _gpu_plan_cached(tuple(tuple(s) for s in shapes), tuple(bool(i) for i in identity),
+                             int(itemsize))
+    return [(kind, list(axes)) for kind, axes in steps]
+
+
+@functools.lru_cache(maxsize=256)
+def _gpu_plan_cached(shapes, identity, itemsize):
+    return tuple((kind, tuple(axes)) for kind, axes in _gpu_plan(shapes, identity, itemsize))
+
+
+def _gpu_plan(shapes: Sequence[tuple[int, int]], identity: Sequence[bool], itemsize: int
+              ) -> list[tuple[str, list[int]]]:
+    """Steps of the GPU product, applied in order: ("fused", axes j..k) or ("gemm", [axis]).
+
+    Right to left, consecutive small factors are grouped while the group's largest intermediate
+    tile row (max(prod n, prod m)) fits a 16 KiB tile with at least min(R, one 32-byte sector)
+    contiguous elements per row; each group is one kernel launch and one pass over the data.  Identity axes cost
+    nothing: they join a group only when they sit between two of its factors.
+    """
+    tile = _FUSE_TILE[itemsize]
+    min_row = _FUSE_MIN_ROW_BYTES // itemsize
+    d = len(shapes)
+    steps: list[tuple[str, list[int]]] = []
+    out_dims = [m for m, _ in shapes]
+    group: list[int] = []
+
+    def close():
+        while group and identity[group[0]]:
+            group.pop(0)
+        while group and identity[group[-1]]:
+            group.pop()
+        if group:
+            steps.append(("fused", sorted(group)))
+        group.clear()
+
+    for a in range(d - 1, -1, -1):
+        m, n = shapes[a]
+        if not identity[a] and (m > _FUSE_MAX_SIDE or n > _FUSE_MAX_SIDE or
+                                m * n * itemsize > _FUSE_MAX_AREA_BYTES):
+            close()
+            steps.append(("gemm", [a]))
+            continue
+        if identity[a] and not group:
+            continue
+        cand = [a] + group
+        R = math.prod(out_dims[max(cand) + 1:])
+        p = max(math.prod(shapes[i][1] for i in cand), math.prod(shapes[i][0] for i in cand))
+        area = sum(shapes[i][0] * shapes[i][1] for i in cand if not identity[i]) * itemsize
+        if len(cand) <= _FUSE_MAX_AXES and area <= _FUSE_MAX_AREA_BYTES and \
+                p * min(R, min_row) <= tile:
+            group.insert(0, a)
+        else:
+            close()
+            if not identity[a]:
+                group.append(a)
+    close()
+    return steps
+
+
+def _run_plan(xp, factors, x2, dtype, transpose, fused):
+    """Run gpu_plan's steps on x2 (B, N) contiguous.  `fused(factors, transpose, src, dst, L, R)`
+    applies one group; on the GPU it is the CUDA kernel, in the tests its sequential CPU twin."""
     B = x2.shape[0]
-    dims = [f if isinstance(f, int) else (f.shape[0] if transpose else f.shape[1])
-            for f in factors]
     shapes = [(f, f) if isinstance(f, int) else
               ((f.shape[1], f.shape[0]) if transpose else tuple(f.shape)) for f in factors]
+    identity = [isinstance(f, int) for f in factors]
+    dims = [n for _, n in shapes]
+    if x2.size == 0 or any(m == 0 or n == 0 for m, n in shapes):
+        return xp.zeros((B, math.prod(m for m, _ in shapes)), dtype=dtype)
     cur = x2
-    for k in _order(shapes):
-        f = factors[k]
-        if isinstance(f, int):
-            continue
-        m = shapes[k][0]
-        L = B * math.prod(dims[:k])
+    for kind, axes in gpu_plan(shapes, identity, np.dtype(dtype).itemsize):
+        j, k = axes[0], axes[-1]
+        L = B * math.prod(dims[:j])
         R = math.prod(dims[k + 1:])
-        out = cp.empty((L * m * R,), dtype=dtype)
-        mod.kron_mode_product(f, bool(transpose), cur.reshape(-1), out, int(L), int(R), stream)
-        dims[k] = m
+        if kind == "fused":
+            p_out = math.prod(shapes[a][0] for a in axes)
+            out = xp.empty((L * p_out * R,), dtype=dtype)
+            fused([factors[a] for a in axes], bool(transpose), cur.reshape(-1), out, int(L), int(R))
+        else:
+            f = factors[j]
+            A = f.T if transpose else f
+            n = dims[j]
+            if R == 1:
+                out = cur.reshape(L, n) @ A.T
+            else:
+                out = xp.matmul(A, cur.reshape(L, n, R))
+        for a in axes:
+            dims[a] = shapes[a][0]
         cur = out
     if cur is x2:
         cur = x2.copy()
     return cur.reshape(B, -1)
+
+
+def _gpu_apply(factors, x2, dtype, transpose):
+    """x2: (B, N) contiguous cupy array; the plan's steps on the current cupy stream."""
+    cp = _cupy()
+    mod = get_cuda_module()
+    stream = cp.cuda.get_current_stream().ptr
+
+    def fused(fac, tr, src, dst, L, R):
+        mod.kron_fused(fac, tr, src, dst, L, R, stream)
+    return _run_plan(cp, factors, x2, dtype, transpose, fused)
 
 
 def _apply(factors, x, *, transpose, out, name, tensor):

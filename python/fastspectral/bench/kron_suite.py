@@ -215,15 +215,84 @@ def _harness_cases(dcase: dict[str, Any], threads: int, n_cases: list[Any]) -> N
                             prepare=prepare, params=params))
 
 
-def cases(config: Any) -> list[Any]:
-    """Harness entry point: every shape x batch x competitor, for each thread count."""
-    if config.device == "gpu":
-        return []
+# GPU: the same shapes with the batch up to 256 and arrays up to 2^26 elements (512 MiB of f64).
+_GPU_COMPETITORS = ("cupy shuffle", "cupy tensordot", "one-pass copy")
+
+
+def _gpu_cases(quick: bool, dtype: str, seed: int) -> list[Any]:
+    """fastspectral on cupy vs the shuffle algorithm and a tensordot chain on cupy (cuBLAS), and
+    vs a device copy moving the bytes of one read of x plus one write of y: the least time of any
+    algorithm, so that ratio is our fraction of the memory-bandwidth bound (it can pass 1 only
+    when the data stay in the 50 MB L2 cache between repeats)."""
+    from . import Case, Prepared
+    from ._harness import cupy_timer
+
+    cap = (1 << 20) if quick else (1 << 26)
+    batches = (1, 16) if quick else BATCHES
     out: list[Any] = []
-    dcases = cases_dicts(config.quick or config.size_scale < 1)
-    for threads in config.threads:
-        for d in dcases:
-            _harness_cases(d, threads, out)
+    for label, shapes in SHAPES:
+        N_in = math.prod(n for _, n in shapes)
+        N_out = math.prod(m for m, _ in shapes)
+        seen: set[int] = set()
+        for M0 in batches:
+            M = max(1, min(M0, cap // max(N_in, N_out)))
+            if M in seen:
+                continue
+            seen.add(M)
+            flops = kron_flops(M, shapes)
+            params = {"shape": label, "M": M, "requested_M": M0, "N": N_in, "flops": flops,
+                      "bytes_one_pass": (M * (N_in + N_out)) * np.dtype(dtype).itemsize}
+            for comp in _GPU_COMPETITORS:
+                def prepare(shapes=shapes, M=M, comp=comp, N_in=N_in, N_out=N_out) -> Prepared:
+                    import cupy
+
+                    rng = np.random.default_rng(seed)
+                    fac = [cupy.asarray(rng.standard_normal(s).astype(dtype)) for s in shapes]
+                    x = cupy.asarray(rng.standard_normal((M, N_in)).astype(dtype))
+                    if comp == "cupy shuffle":
+                        theirs = lambda: numpy_shuffle(fac, x)  # noqa: E731 (same code, cupy arrays)
+                    elif comp == "cupy tensordot":
+                        theirs = lambda: tensordot_chain(fac, x)  # noqa: E731
+                    else:
+                        src = cupy.asarray(rng.standard_normal(M * max(N_in, N_out)).astype(dtype))
+                        dst = cupy.empty_like(src)
+                        half = (M * (N_in + N_out) + 1) // 2  # elements read = elements written
+
+                        def theirs(src=src[:half], dst=dst[:half]):
+                            dst[...] = src
+
+                    def metrics(ours_out: Any, theirs_out: Any, comp=comp) -> dict[str, float]:
+                        if comp == "one-pass copy":
+                            return {}
+                        ref = cupy.asnumpy(theirs_out).astype(np.float64)
+                        got = cupy.asnumpy(ours_out).astype(np.float64)
+                        return {"rel_err_vs_competitor":
+                                float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300))}
+
+                    return Prepared(ours=lambda: kron_matvec(fac, x), theirs=theirs,
+                                    ours_timer=cupy_timer, theirs_timer=cupy_timer, metrics=metrics)
+
+                out.append(Case(suite=NAME, kernel=f"kron {label}", competitor=comp,
+                                input=f"M={M}", n=M * N_in, dtype="f64" if dtype == "float64" else "f32",
+                                threads=None, competitor_threads=None, prepare=prepare,
+                                device="gpu", competitor_device="gpu", params=dict(params)))
+    return out
+
+
+def cases(config: Any) -> list[Any]:
+    """Harness entry point: every shape x batch x competitor, for each thread count; GPU cases
+    (float64 and float32) when a device and cupy are present."""
+    out: list[Any] = []
+    if config.device in ("cpu", "all"):
+        dcases = cases_dicts(config.quick or config.size_scale < 1)
+        for threads in config.threads:
+            for d in dcases:
+                _harness_cases(d, threads, out)
+    if config.device in ("gpu", "all"):
+        from .special_suite import gpu_available
+        if gpu_available():
+            for dtype in ("float64", "float32"):
+                out += _gpu_cases(config.quick or config.size_scale < 1, dtype, config.seed)
     return out
 
 
