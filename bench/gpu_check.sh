@@ -18,11 +18,13 @@ python3 -m pip install --no-build-isolation --no-deps . > "$out/build.log" 2>&1 
   || { echo "build failed; see $out/build.log" | tee -a "$out/summary.txt"; tail -n 40 "$out/build.log"; exit 1; }
 python3 -c "import fastspectral, json; print(json.dumps(fastspectral.build_info(), indent=1))" | tee -a "$out/summary.txt"
 
-FASTSPECTRAL_REQUIRE_GPU=1 python3 -m pytest tests -q -rfEs -p no:cacheprovider 2>&1 | tee "$out/tests.log"
+FASTSPECTRAL_REQUIRE_GPU=1 python3 -m pytest tests -q -rfE -p no:cacheprovider 2>&1 | tee "$out/tests.log"
 tests_rc=${PIPESTATUS[0]}
 echo "tests exit code: $tests_rc" | tee -a "$out/summary.txt"
 
-fastspectral bench --json "$out/bench.json" 2>&1 | tee "$out/bench.log"
+# GPU cases only (the CPU cases are the dev VM's job); suites without GPU cases print none
+fastspectral bench special kron spectral vmf --device gpu --json "$out/bench.json" \
+  --markdown "$out/bench.md" 2>&1 | tee "$out/bench.log"
 bench_rc=${PIPESTATUS[0]}
 echo "bench exit code: $bench_rc" | tee -a "$out/summary.txt"
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

@@ -353,9 +353,11 @@ def test_tile_algorithm_matches_mode_products(dtype, seed):
     x = rng.standard_normal(L * math.prod(dims_in) * R).astype(dtype)
     ref = _group_reference(factors, x.astype(np.float64), L, R, transpose)
     # small targets force many tiles, partial tiles along l and r, and G > 1 when R is small
-    for target in (1, 7, 64, 4096):
+    # several simulated thread counts: the strided loops' index stepping (Digits3) must cover
+    # every element exactly once whatever the stride
+    for target, nthreads in ((1, 1), (7, 3), (64, 256), (4096, 1), (4096, 97), (300, 256)):
         out = np.full(L * math.prod(dims_out) * R, np.nan, dtype=dtype)
-        _core._kron_tile_emulate(factors, x, out, L, R, transpose, 1 << 16, target)
+        _core._kron_tile_emulate(factors, x, out, L, R, transpose, 1 << 16, target, nthreads)
         assert np.isfinite(out).all(), "an output element was never written"
         tol = 1e-5 if dtype == np.float32 else 1e-13
         np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())
@@ -379,7 +381,8 @@ def _emulated_gpu_matvec(factors, x, transpose=False):
 
     def fused(fac, tr, src, dst, L, R):
         tile = _FUSE_TILE[src.dtype.itemsize]
-        _core._kron_tile_emulate(fac, src, dst, L, R, tr, 48 * 1024 // src.dtype.itemsize, tile)
+        _core._kron_tile_emulate(fac, src, dst, L, R, tr, 48 * 1024 // src.dtype.itemsize, tile,
+                                 256)
     return _run_plan(np, factors, x2, x.dtype, transpose, fused)
 
 

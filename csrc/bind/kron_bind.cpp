@@ -137,7 +137,8 @@ void kron_apply_py(nb::list factors, HostArray x, HostArray out, bool transpose,
 template <class T>
 void tile_emulate_t(nb::list factors, bool transpose, const T* src, T* dst, std::int64_t n_src,
                     std::int64_t n_dst, std::int64_t L, std::int64_t R, std::int64_t budget,
-                    std::int64_t target) {
+                    std::int64_t target, int nthreads) {
+  if (nthreads < 1) throw nb::value_error("fastspectral.kron: nthreads must be >= 1");
   kron_tile::Group<T> g{};
   fill_tile_group<T>(factors, transpose, nb::device::cpu::value, 0, g);
   g.L = L;
@@ -149,28 +150,31 @@ void tile_emulate_t(nb::list factors, bool transpose, const T* src, T* dst, std:
   std::vector<T> smem(std::size_t(kron_tile::shared_elems(g)));
   const std::int64_t tiles = kron_tile::tile_count(g);
   nb::gil_scoped_release release;
+  // threads of a block run one after another within each phase (they are independent there)
   for (std::int64_t t = 0; t < tiles; ++t) {
-    kron_tile::load(g, smem.data(), src, t, 0, 1);
-    for (int s = 0; s < g.steps; ++s) kron_tile::apply(g, smem.data(), s, 0, 1);
-    kron_tile::store(g, smem.data(), dst, t, 0, 1);
+    for (int tid = 0; tid < nthreads; ++tid) kron_tile::load(g, smem.data(), src, t, tid, nthreads);
+    for (int s = 0; s < g.steps; ++s)
+      for (int tid = 0; tid < nthreads; ++tid) kron_tile::apply(g, smem.data(), s, tid, nthreads);
+    for (int tid = 0; tid < nthreads; ++tid) kron_tile::store(g, smem.data(), dst, t, tid, nthreads);
   }
 }
 
 using HostVector = nb::ndarray<nb::device::cpu, nb::c_contig>;
 
 void tile_emulate_py(nb::list factors, HostVector x, HostVector out, std::int64_t L,
-                         std::int64_t R, bool transpose, std::int64_t budget, std::int64_t target) {
+                     std::int64_t R, bool transpose, std::int64_t budget, std::int64_t target,
+                     int nthreads) {
   const int code = dtype_code(x.dtype(), "x");
   if (dtype_code(out.dtype(), "out") != code)
     throw nb::type_error("fastspectral.kron: out must have the dtype of x");
   if (code == 0)
     tile_emulate_t<float>(factors, transpose, static_cast<const float*>(x.data()),
                           static_cast<float*>(out.data()), x.size(), out.size(), L, R, budget,
-                          target);
+                          target, nthreads);
   else
     tile_emulate_t<double>(factors, transpose, static_cast<const double*>(x.data()),
                            static_cast<double*>(out.data()), x.size(), out.size(), L, R, budget,
-                           target);
+                           target, nthreads);
 }
 
 }  // namespace
@@ -186,7 +190,7 @@ void register_kron_core(nb::module_& m) {
   m.def("kron_isa", &fs::cpu::kron_isa, "Instruction set chosen for the Kronecker kernels.");
   m.def("_kron_tile_emulate", &tile_emulate_py, nb::arg("factors"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("L"), nb::arg("R"), nb::arg("transpose"),
-        nb::arg("budget"), nb::arg("target"),
+        nb::arg("budget"), nb::arg("target"), nb::arg("nthreads") = 1,
         "Test hook: the GPU fused-tile algorithm (fastspectral/kron_tile.hpp) run sequentially.");
 }
 

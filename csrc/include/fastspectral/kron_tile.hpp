@@ -18,6 +18,31 @@ namespace kron_tile {
 
 constexpr int kMaxAxes = 8;
 
+// Digits (o, i, c) of e = (o * mid + i) * inner + c, stepped by a fixed stride without integer
+// division (a division costs tens of instructions on a GPU, more than the arithmetic it indexes).
+struct Digits3 {
+  int o, i, c;
+  int so, si, sc;  // the stride's digits
+  int mid, inner;
+  FS_HOST_DEVICE Digits3(int start, int stride, int mid_, int inner_) : mid(mid_), inner(inner_) {
+    c = start % inner;
+    i = (start / inner) % mid;
+    o = start / inner / mid;
+    sc = stride % inner;
+    si = (stride / inner) % mid;
+    so = stride / inner / mid;
+  }
+  FS_HOST_DEVICE void advance() {
+    c += sc;
+    const int carry_c = c >= inner;
+    c -= carry_c * inner;
+    i += si + carry_c;
+    const int carry_i = i >= mid;
+    i -= carry_i * mid;
+    o += so + carry_i;
+  }
+};
+
 // One group of consecutive axes.  A[a] == nullptr marks an identity axis (m == n, skipped).
 // Tile buffer layout: (G, d_0, ..., d_{k-1}, Rt), d_a = n_a before its factor is applied, m_a after.
 template <class T>
@@ -68,13 +93,10 @@ FS_HOST_DEVICE inline void load(const Group<T>& g, T* smem, const T* src, std::i
   const std::int64_t l0 = (tile / g.tiles_r) * g.G;
   const std::int64_t r0 = (tile % g.tiles_r) * g.Rt;
   const int size = g.G * g.p_in * g.Rt;
-  for (int e = tid; e < size; e += nthreads) {
-    const int r = e % g.Rt;
-    const int t = e / g.Rt;
-    const int p = t % g.p_in;
-    const int gl = t / g.p_in;
-    const std::int64_t l = l0 + gl, rr = r0 + r;
-    buf[e] = (l < g.L && rr < g.R) ? src[(l * g.p_in + p) * g.R + rr] : T(0);
+  Digits3 d(tid, nthreads, g.p_in, g.Rt);
+  for (int e = tid; e < size; e += nthreads, d.advance()) {
+    const std::int64_t l = l0 + d.o, rr = r0 + d.c;
+    buf[e] = (l < g.L && rr < g.R) ? src[(l * g.p_in + d.i) * g.R + rr] : T(0);
   }
 }
 
@@ -104,13 +126,10 @@ FS_HOST_DEVICE inline void apply(const Group<T>& g, T* smem, int s, int tid, int
   int outer, inner;
   step_extents(g, s, outer, inner);
   const int size = outer * m * inner;
-  for (int e = tid; e < size; e += nthreads) {
-    const int c = e % inner;
-    const int t = e / inner;
-    const int i = t % m;
-    const int o = t / m;
-    const T* a = A + i;  // column i of the transposed copy: a[b * m] = A[i, b]
-    const T* x = in + o * n * inner + c;
+  Digits3 d(tid, nthreads, m, inner);
+  for (int e = tid; e < size; e += nthreads, d.advance()) {
+    const T* a = A + d.i;  // column i of the transposed copy: a[b * m] = A[i, b]
+    const T* x = in + d.o * n * inner + d.c;
     T acc = T(0);
     for (int b = 0; b < n; ++b) acc = fs::math::fma(a[b * m], x[b * inner], acc);
     out[e] = acc;
@@ -125,13 +144,10 @@ FS_HOST_DEVICE inline void store(const Group<T>& g, const T* smem, T* dst, std::
   const std::int64_t l0 = (tile / g.tiles_r) * g.G;
   const std::int64_t r0 = (tile % g.tiles_r) * g.Rt;
   const int size = g.G * g.p_out * g.Rt;
-  for (int e = tid; e < size; e += nthreads) {
-    const int r = e % g.Rt;
-    const int t = e / g.Rt;
-    const int p = t % g.p_out;
-    const int gl = t / g.p_out;
-    const std::int64_t l = l0 + gl, rr = r0 + r;
-    if (l < g.L && rr < g.R) dst[(l * g.p_out + p) * g.R + rr] = buf[e];
+  Digits3 d(tid, nthreads, g.p_out, g.Rt);
+  for (int e = tid; e < size; e += nthreads, d.advance()) {
+    const std::int64_t l = l0 + d.o, rr = r0 + d.c;
+    if (l < g.L && rr < g.R) dst[(l * g.p_out + d.i) * g.R + rr] = buf[e];
   }
 }
 
