@@ -410,3 +410,22 @@ def test_gpu_driver_logic_on_cpu(shapes, transpose):
         assert axes == list(range(axes[0], axes[-1] + 1))
     if shapes == [(8, 8)] * 6:
         assert len(steps) == 2  # 8^6: two fused passes (8^3 per tile row), not six
+
+
+@pytest.mark.parametrize("cdtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_complex_x_real_factors(xp, cdtype, transpose):
+    rng = np.random.default_rng(31)
+    fs = [rng.standard_normal((3, 4)), 2, rng.standard_normal((5, 2))]
+    tshapes = [(4, 3), (2, 2), (2, 5)] if transpose else [(3, 4), (2, 2), (5, 2)]
+    n_in = math.prod(n for _, n in tshapes)
+    x = (rng.standard_normal((2, 3, n_in)) + 1j * rng.standard_normal((2, 3, n_in))).astype(cdtype)
+    rdt = np.float32 if cdtype == np.complex64 else np.float64
+    fx = [f if isinstance(f, int) else xp.asarray(f.astype(rdt)) for f in fs]
+    y = kron_matvec(fx, xp.asarray(x), transpose=transpose)
+    assert y.dtype == cdtype and y.shape == (2, 3, math.prod(m for m, _ in tshapes))
+    D = dense([f.astype(rdt) if not isinstance(f, int) else f for f in fs])
+    D = D.T if transpose else D
+    ref = x.astype(np.complex128) @ D.T
+    tol = 1e-5 if cdtype == np.complex64 else 1e-13
+    np.testing.assert_allclose(to_numpy(y), ref, rtol=tol, atol=tol * np.abs(ref).max())
