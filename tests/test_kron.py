@@ -2,6 +2,7 @@
 linear algebra; bad input; GPU through the `xp` fixture."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -355,9 +356,11 @@ def test_tile_algorithm_matches_mode_products(dtype, seed):
     # small targets force many tiles, partial tiles along l and r, and G > 1 when R is small
     # several simulated thread counts: the strided loops' index stepping (Digits3) must cover
     # every element exactly once whatever the stride
-    for target, nthreads in ((1, 1), (7, 3), (64, 256), (4096, 1), (4096, 97), (300, 256)):
+    for (target, nthreads), variant in itertools.product(
+            ((1, 1), (7, 3), (64, 256), (4096, 1), (4096, 97), (300, 256), (300, 64)), (0, 1)):
         out = np.full(L * math.prod(dims_out) * R, np.nan, dtype=dtype)
-        _core._kron_tile_emulate(factors, x, out, L, R, transpose, 1 << 16, target, nthreads)
+        _core._kron_tile_emulate(factors, x, out, L, R, transpose, 1 << 16, target, nthreads,
+                                 variant)
         assert np.isfinite(out).all(), "an output element was never written"
         tol = 1e-5 if dtype == np.float32 else 1e-13
         np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())

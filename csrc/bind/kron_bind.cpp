@@ -137,12 +137,13 @@ void kron_apply_py(nb::list factors, HostArray x, HostArray out, bool transpose,
 template <class T>
 void tile_emulate_t(nb::list factors, bool transpose, const T* src, T* dst, std::int64_t n_src,
                     std::int64_t n_dst, std::int64_t L, std::int64_t R, std::int64_t budget,
-                    std::int64_t target, int nthreads) {
+                    std::int64_t target, int nthreads, int variant) {
   if (nthreads < 1) throw nb::value_error("fastspectral.kron: nthreads must be >= 1");
   kron_tile::Group<T> g{};
   fill_tile_group<T>(factors, transpose, nb::device::cpu::value, 0, g);
   g.L = L;
   g.R = R;
+  g.variant = variant;
   if (!kron_tile::plan(g, budget, target))
     throw nb::value_error("fastspectral.kron: the group does not fit the tile budget");
   if (L * g.p_in * R != n_src || L * g.p_out * R != n_dst)
@@ -163,18 +164,18 @@ using HostVector = nb::ndarray<nb::device::cpu, nb::c_contig>;
 
 void tile_emulate_py(nb::list factors, HostVector x, HostVector out, std::int64_t L,
                      std::int64_t R, bool transpose, std::int64_t budget, std::int64_t target,
-                     int nthreads) {
+                     int nthreads, int variant) {
   const int code = dtype_code(x.dtype(), "x");
   if (dtype_code(out.dtype(), "out") != code)
     throw nb::type_error("fastspectral.kron: out must have the dtype of x");
   if (code == 0)
     tile_emulate_t<float>(factors, transpose, static_cast<const float*>(x.data()),
                           static_cast<float*>(out.data()), x.size(), out.size(), L, R, budget,
-                          target, nthreads);
+                          target, nthreads, variant);
   else
     tile_emulate_t<double>(factors, transpose, static_cast<const double*>(x.data()),
                            static_cast<double*>(out.data()), x.size(), out.size(), L, R, budget,
-                           target, nthreads);
+                           target, nthreads, variant);
 }
 
 }  // namespace
@@ -190,7 +191,7 @@ void register_kron_core(nb::module_& m) {
   m.def("kron_isa", &fs::cpu::kron_isa, "Instruction set chosen for the Kronecker kernels.");
   m.def("_kron_tile_emulate", &tile_emulate_py, nb::arg("factors"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("L"), nb::arg("R"), nb::arg("transpose"),
-        nb::arg("budget"), nb::arg("target"), nb::arg("nthreads") = 1,
+        nb::arg("budget"), nb::arg("target"), nb::arg("nthreads") = 1, nb::arg("variant") = 1,
         "Test hook: the GPU fused-tile algorithm (fastspectral/kron_tile.hpp) run sequentially.");
 }
 
@@ -269,6 +270,9 @@ void register_kron_cuda(nb::module_& m) {
         nb::arg("dst"), nb::arg("L"), nb::arg("R"), nb::arg("stream"),
         "dst(L, prod m, R) = a group of small factors (ints: identities) applied along the middle "
         "axes of src(L, prod n, R) in one pass through shared memory, on `stream`.");
+  m.def("kron_set_variant", &fs::cuda::kron_set_variant, nb::arg("variant"),
+        "Fused kernel's apply code: 1 register-blocked (default), 0 one thread per element.");
+  m.def("kron_get_variant", &fs::cuda::kron_get_variant);
 }
 
 }  // namespace bind

@@ -8,12 +8,14 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace fs {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
+std::atomic<int> g_variant{1};
 // Fused group: each block walks tiles; all phases are the shared header's (kron_tile.hpp), which
 // the CPU tests run sequentially.  The barriers separate the phases exactly as there.
 template <class T>
@@ -49,6 +51,7 @@ cudaError_t launch_fused_t(const KronFusedFactor* f, int k, const void* src, voi
   }
   g.L = L;
   g.R = R;
+  g.variant = g_variant.load(std::memory_order_relaxed);
   const std::int64_t budget = kFusedSharedBytes / std::int64_t(sizeof(T));
   const std::int64_t target = kFusedTileBytes / std::int64_t(sizeof(T));
   if (!kron_tile::plan(g, budget, target)) return cudaErrorInvalidValue;
@@ -68,6 +71,9 @@ cudaError_t launch_kron_fused(bool f32, const KronFusedFactor* factors, int k, c
   return f32 ? launch_fused_t<float>(factors, k, src, dst, L, R, stream)
              : launch_fused_t<double>(factors, k, src, dst, L, R, stream);
 }
+
+void kron_set_variant(int variant) { g_variant.store(variant ? 1 : 0); }
+int kron_get_variant() { return g_variant.load(); }
 
 }  // namespace cuda
 }  // namespace fs

@@ -27,5 +27,10 @@ constexpr std::int64_t kFusedTileBytes = 16 * 1024;
 cudaError_t launch_kron_fused(bool f32, const KronFusedFactor* factors, int k, const void* src,
                               void* dst, std::int64_t L, std::int64_t R, cudaStream_t stream);
 
+// Which apply code the fused kernel runs (kron_tile::Group::variant): 1, register-blocked
+// (default), or 0, one thread per output element; for benchmarks and A/B checks.
+void kron_set_variant(int variant);
+int kron_get_variant();
+
 }  // namespace cuda
 }  // namespace fs

@@ -60,6 +60,7 @@ struct Group {
   int buf;               // capacity of each of the two tile buffers, in elements
   std::int64_t L, R;     // the tensor's outer and inner extents
   std::int64_t tiles_r;  // number of tiles along r: ceil(R / Rt)
+  int variant;           // 0: one thread per output element; 1: register-blocked (default)
 };
 
 // Elements of shared memory the group needs: factor area + two buffers.
@@ -115,7 +116,92 @@ FS_HOST_DEVICE inline void step_extents(const Group<T>& g, int s, int& outer, in
   }
 }
 
-// Phase 2 (once per step s = 0..steps-1): buffer s%2 -> buffer (s+1)%2, one mode product.
+#if defined(__CUDACC__)
+#define FS_KRON_UNROLL _Pragma("unroll")
+#else
+#define FS_KRON_UNROLL
+#endif
+
+// Phase 2 (once per step s = 0..steps-1): buffer s%2 -> buffer (s+1)%2, one mode product
+// out(outer, m, inner) = A(m, n) applied to in(outer, n, inner).  Three ways to spread it over
+// the threads; all read the factor from its transposed copy (a[b * m] = A[i, b]).
+//
+// Generic: a thread per output element, two shared-memory loads per multiply-add.
+template <class T>
+FS_HOST_DEVICE inline void apply_elements(const T* A, const T* in, T* out, int outer, int m,
+                                          int n, int inner, int tid, int nthreads) {
+  const int size = outer * m * inner;
+  Digits3 d(tid, nthreads, m, inner);
+  for (int e = tid; e < size; e += nthreads, d.advance()) {
+    const T* a = A + d.i;
+    const T* x = in + d.o * n * inner + d.c;
+    T acc = T(0);
+    for (int b = 0; b < n; ++b) acc = fs::math::fma(a[b * m], x[b * inner], acc);
+    out[e] = acc;
+  }
+}
+
+// Columns (inner >= a warp): a thread loads one input column into registers and writes all m
+// outputs of it; the warp's threads read consecutive words of x, and the same word of A
+// (a broadcast), so a multiply-add costs one load instead of two.
+template <class T, int NB>
+FS_HOST_DEVICE inline void apply_columns(const T* A, const T* in, T* out, int outer, int m,
+                                         int n, int inner, int tid, int nthreads) {
+  const int cols = outer * inner;
+  Digits3 d(tid, nthreads, 1, inner);
+  for (int col = tid; col < cols; col += nthreads, d.advance()) {
+    const T* x = in + d.o * n * inner + d.c;
+    T xv[NB];
+    FS_KRON_UNROLL
+    for (int b = 0; b < NB; ++b) xv[b] = b < n ? x[b * inner] : T(0);
+    T* y = out + d.o * m * inner + d.c;
+    for (int i = 0; i < m; ++i) {
+      const T* a = A + i;
+      T acc = T(0);
+      FS_KRON_UNROLL
+      for (int b = 0; b < NB; ++b)
+        if (b < n) acc = fs::math::fma(a[b * m], xv[b], acc);
+      y[i * inner] = acc;
+    }
+  }
+}
+
+// Rows (short inner axis, nthreads a multiple of m): a thread keeps row i of A in registers and
+// walks columns; neighbouring threads take neighbouring rows, so they share the x word they read
+// (a broadcast) and write consecutive outputs.
+template <class T, int NB>
+FS_HOST_DEVICE inline void apply_rows(const T* A, const T* in, T* out, int outer, int m, int n,
+                                      int inner, int tid, int nthreads) {
+  const int i = tid % m;
+  const int cstride = nthreads / m;
+  T a[NB];
+  FS_KRON_UNROLL
+  for (int b = 0; b < NB; ++b) a[b] = b < n ? A[b * m + i] : T(0);
+  const int cols = outer * inner;
+  const int col0 = tid / m;
+  if (col0 >= cols) return;
+  Digits3 d(col0, cstride, 1, inner);
+  for (int col = col0; col < cols; col += cstride, d.advance()) {
+    const T* x = in + d.o * n * inner + d.c;
+    T acc = T(0);
+    FS_KRON_UNROLL
+    for (int b = 0; b < NB; ++b)
+      if (b < n) acc = fs::math::fma(a[b], x[b * inner], acc);
+    out[(d.o * m + i) * inner + d.c] = acc;
+  }
+}
+
+template <class T, int NB>
+FS_HOST_DEVICE inline void apply_blocked(const T* A, const T* in, T* out, int outer, int m, int n,
+                                         int inner, int tid, int nthreads) {
+  if (inner >= 32)
+    apply_columns<T, NB>(A, in, out, outer, m, n, inner, tid, nthreads);
+  else if (nthreads % m == 0)
+    apply_rows<T, NB>(A, in, out, outer, m, n, inner, tid, nthreads);
+  else
+    apply_elements(A, in, out, outer, m, n, inner, tid, nthreads);
+}
+
 template <class T>
 FS_HOST_DEVICE inline void apply(const Group<T>& g, T* smem, int s, int tid, int nthreads) {
   const int axis = g.order[s];
@@ -125,15 +211,16 @@ FS_HOST_DEVICE inline void apply(const Group<T>& g, T* smem, int s, int tid, int
   T* out = smem + g.a_total + ((s + 1) & 1) * g.buf;
   int outer, inner;
   step_extents(g, s, outer, inner);
-  const int size = outer * m * inner;
-  Digits3 d(tid, nthreads, m, inner);
-  for (int e = tid; e < size; e += nthreads, d.advance()) {
-    const T* a = A + d.i;  // column i of the transposed copy: a[b * m] = A[i, b]
-    const T* x = in + d.o * n * inner + d.c;
-    T acc = T(0);
-    for (int b = 0; b < n; ++b) acc = fs::math::fma(a[b * m], x[b * inner], acc);
-    out[e] = acc;
-  }
+  if (g.variant == 0 || n > 32)
+    apply_elements(A, in, out, outer, m, n, inner, tid, nthreads);
+  else if (n <= 4)
+    apply_blocked<T, 4>(A, in, out, outer, m, n, inner, tid, nthreads);
+  else if (n <= 8)
+    apply_blocked<T, 8>(A, in, out, outer, m, n, inner, tid, nthreads);
+  else if (n <= 16)
+    apply_blocked<T, 16>(A, in, out, outer, m, n, inner, tid, nthreads);
+  else
+    apply_blocked<T, 32>(A, in, out, outer, m, n, inner, tid, nthreads);
 }
 
 // Phase 3: write the finished tile (G, p_out, Rt) to its final place in dst (L, p_out, R).
