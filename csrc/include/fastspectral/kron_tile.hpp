@@ -17,6 +17,13 @@ namespace fs {
 namespace kron_tile {
 
 constexpr int kMaxAxes = 8;
+constexpr int kLoadBatch = 8;
+
+#if defined(__CUDACC__)
+#define FS_KRON_UNROLL _Pragma("unroll")
+#else
+#define FS_KRON_UNROLL
+#endif
 
 // Digits (o, i, c) of e = (o * mid + i) * inner + c, stepped by a fixed stride without integer
 // division (a division costs tens of instructions on a GPU, more than the arithmetic it indexes).
@@ -94,10 +101,21 @@ FS_HOST_DEVICE inline void load(const Group<T>& g, T* smem, const T* src, std::i
   const std::int64_t l0 = (tile / g.tiles_r) * g.G;
   const std::int64_t r0 = (tile % g.tiles_r) * g.Rt;
   const int size = g.G * g.p_in * g.Rt;
+  // kLoadBatch global loads are issued before the first is used, so that a thread has several
+  // in flight instead of waiting out the memory latency once per element
   Digits3 d(tid, nthreads, g.p_in, g.Rt);
-  for (int e = tid; e < size; e += nthreads, d.advance()) {
-    const std::int64_t l = l0 + d.o, rr = r0 + d.c;
-    buf[e] = (l < g.L && rr < g.R) ? src[(l * g.p_in + d.i) * g.R + rr] : T(0);
+  for (int e = tid; e < size; e += kLoadBatch * nthreads) {
+    T v[kLoadBatch];
+    FS_KRON_UNROLL
+    for (int u = 0; u < kLoadBatch; ++u) {
+      const std::int64_t l = l0 + d.o, rr = r0 + d.c;
+      v[u] = (e + u * nthreads < size && l < g.L && rr < g.R)
+                 ? src[(l * g.p_in + d.i) * g.R + rr] : T(0);
+      d.advance();
+    }
+    FS_KRON_UNROLL
+    for (int u = 0; u < kLoadBatch; ++u)
+      if (e + u * nthreads < size) buf[e + u * nthreads] = v[u];
   }
 }
 
@@ -115,12 +133,6 @@ FS_HOST_DEVICE inline void step_extents(const Group<T>& g, int s, int& outer, in
     if (a < axis) outer *= d; else inner *= d;
   }
 }
-
-#if defined(__CUDACC__)
-#define FS_KRON_UNROLL _Pragma("unroll")
-#else
-#define FS_KRON_UNROLL
-#endif
 
 // Phase 2 (once per step s = 0..steps-1): buffer s%2 -> buffer (s+1)%2, one mode product
 // out(outer, m, inner) = A(m, n) applied to in(outer, n, inner).  Three ways to spread it over
