@@ -258,12 +258,73 @@ def _rvs_case(p: int, n: int, threads: int, seed: int) -> Case:
                  {"p": p, "kappa": kappa})
 
 
+def _gpu_kappa_case(p: int, n: int, seed: int) -> Case:
+    """Batched kappa solves on cupy vs the SciPy Newton a user runs on the CPU."""
+    def prepare() -> Prepared:
+        import cupy
+
+        from fastspectral import vmf
+
+        from ._harness import cpu_timer, cupy_timer
+
+        rng = np.random.default_rng([seed, p, n])
+        r = rng.uniform(1e-3, 1 - 1e-3, n)
+        rd = cupy.asarray(r)
+
+        def metrics(ours: Any, theirs: Any) -> dict[str, float]:
+            ref = vmf.kappa_mle(r, p)
+            return {"max_rel_diff_vs_cpu": float(np.max(np.abs(cupy.asnumpy(ours) / ref - 1)))}
+
+        return Prepared(ours=lambda: vmf.kappa_mle(rd, p), theirs=lambda: scipy_kappa_newton(r, p),
+                        ours_timer=cupy_timer, theirs_timer=cpu_timer, metrics=metrics)
+
+    return Case(suite=NAME, kernel="kappa_mle", competitor="scipy-cpu ive-ratio Newton x8",
+                input=f"p{p}", n=n, dtype="f64", threads=None, competitor_threads=1,
+                prepare=prepare, device="gpu", competitor_device="cpu",
+                params={"p": p, "rbar": [1e-3, 1 - 1e-3]})
+
+
+def _gpu_fit_case(p: int, n: int, seed: int) -> Case:
+    """fit on cupy vs fit on the same data in host memory (fastspectral's CPU path, all cores):
+    what moving the data to the GPU buys; the host->device copy is not timed."""
+    kappa = 0.5 * p
+
+    def prepare() -> Prepared:
+        import cupy
+
+        from fastspectral import vmf
+
+        from ._harness import cpu_timer, cupy_timer
+
+        X = _samples(p, kappa, n, seed, "f32")
+        Xd = cupy.asarray(X)
+
+        def metrics(ours: Any, theirs: Any) -> dict[str, float]:
+            return {"kappa_rel_diff_vs_cpu": abs(float(ours[1]) / float(theirs[1]) - 1),
+                    "gib": X.nbytes / 2**30}
+
+        return Prepared(ours=lambda: vmf.fit(Xd), theirs=lambda: vmf.fit(X),
+                        ours_timer=cupy_timer, theirs_timer=cpu_timer, metrics=metrics)
+
+    return Case(suite=NAME, kernel="fit-big", competitor="fastspectral-cpu fit (all cores)",
+                input=f"p{p}-n{n}", n=n, dtype="f32", threads=None, competitor_threads=None,
+                prepare=prepare, device="gpu", competitor_device="cpu",
+                params={"p": p, "kappa": kappa})
+
+
 def cases(config: BenchConfig) -> list[Case]:
-    """CPU cases only (the GPU path is the same array code on cupy; no GPU competitor)."""
-    if config.device == "gpu":
-        return []
+    """CPU cases for each thread count; with a GPU and cupy, kappa solves and a large fit on it."""
     out: list[Case] = []
     seed = config.seed
+    if config.device in ("gpu", "all"):
+        from .special_suite import gpu_available
+        if gpu_available():
+            for p in KAPPA_DIMS:
+                out.append(_gpu_kappa_case(p, config.size(1_000_000, 100_000), seed))
+            out.append(_gpu_fit_case(32768 if not config.quick else 4096,
+                                     config.size(50_000, 2_000), seed))
+    if config.device == "gpu":
+        return out
     for threads in config.threads:
         for p in (3, 66):
             out.append(_fit_case(p, config.size(50_000, 5_000), threads, seed))
