@@ -38,6 +38,12 @@ contracts the channels per mode (over one contiguous mode axis when every weight
 used).  The backward pass (``spectral_conv_backward``) is the exact adjoint: one pruned
 forward transform of ``grad_y``, two contraction kernels, one pruned inverse transform.
 
+GPU: cupy arrays in, cupy out (all array arguments on one device; the work is queued on the
+current cupy stream of that device).  The transforms are cuFFT (``cupy.fft``) over the full
+grid; two CUDA kernels do the per-mode channel contraction (forward and data adjoint) and the
+weight gradient, gathering the kept modes directly from one full half-spectrum and scattering
+them into another.  Same layout, results and gradients as the CPU path.
+
 Example
 -------
 >>> import numpy as np
@@ -49,6 +55,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 from dataclasses import dataclass
@@ -57,7 +64,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _core
-from ._dispatch import is_cupy_array
+from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
 __all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape"]
 
@@ -248,12 +255,34 @@ def _as_int_tuple(v: Any, d: int, name: str) -> tuple[int, ...]:
 
 
 def _check_array(a: Any, name: str) -> np.ndarray:
-    if is_cupy_array(a):
-        raise TypeError(f"fastspectral.spectral: {name} is a cupy array; the GPU path of "
-                        "spectral_conv is not implemented yet, pass NumPy arrays")
-    if not isinstance(a, np.ndarray):
+    # cupy arrays pass through: _array_module has already checked that all arrays agree
+    if not isinstance(a, np.ndarray) and not is_cupy_array(a):
         a = np.asarray(a)
     return a
+
+
+def _array_module(**arrays: Any) -> Any:
+    """numpy when the call runs on the CPU, cupy when every array given (None = not given) is a
+    cupy array on one device; TypeError for a mix of cupy and host arrays, ValueError for
+    arrays on different GPUs."""
+    given = {k: a for k, a in arrays.items() if a is not None}
+    gpu = [k for k, a in given.items() if is_cupy_array(a)]
+    if not gpu:
+        return np
+    host = [k for k in given if k not in gpu]
+    if host:
+        raise TypeError(f"fastspectral.spectral: {gpu[0]} is a cupy array but {host[0]} is "
+                        f"{type(given[host[0]]).__name__}; pass all arrays on one device")
+    first = gpu[0]
+    for k in gpu[1:]:
+        if given[k].device.id != given[first].device.id:
+            raise ValueError(f"fastspectral.spectral: {k} is on GPU {given[k].device.id} but "
+                             f"{first} is on GPU {given[first].device.id}")
+    cp = _cupy()
+    if cp is None:  # pragma: no cover - a cupy array implies an importable cupy
+        raise RuntimeError("fastspectral.spectral: cupy arrays were given but cupy cannot be "
+                           "imported")
+    return cp
 
 
 def _plan(x: np.ndarray, weight: np.ndarray, n_modes: Any, output_shape: Any, norm: str,
@@ -334,13 +363,16 @@ def _check_bias(bias: Any, out_channels: int, d: int, rdtype: np.dtype) -> np.nd
     return bias
 
 
-def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str):
+def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str, xp: Any = np):
+    """Validated (x, weight, plan); xp is numpy or cupy (from _array_module)."""
     x = _check_array(x, "x")
     weight = _check_array(weight, "weight")
     if x.dtype.kind in "biu":
         x = x.astype(np.float64)
     p = _plan(x, weight, n_modes, output_shape, norm)
-    return x, np.ascontiguousarray(weight), p
+    if xp is not np:
+        x = xp.ascontiguousarray(x)
+    return x, xp.ascontiguousarray(weight), p
 
 
 _ZERO6 = (np.zeros(1, np.int64),) * 6
@@ -385,6 +417,99 @@ def _forward(x: np.ndarray, weight: np.ndarray, p: _Plan) -> tuple[np.ndarray, n
     return y, X
 
 
+# --------------------------------------------------------------------------- GPU (cupy)
+#
+# cupy in, cupy out.  The transforms are cuFFT through cupy.fft over the full grid (a full
+# transform is cheap on the GPU; pruned ones are future work); the CUDA kernels gather the kept
+# modes from one full half-spectrum and scatter them into another, so the per-mode contraction
+# never materialises a compact copy.  Everything runs on the current cupy stream of x's device.
+
+def _lead(p: _Plan) -> tuple[int, ...]:
+    """(w0_1, r1, off1, w0_2, r2, off2): per leading (padded) mode dim the first kept weight
+    index, the kept count and the weight index of frequency 0 (the kernels' mode description;
+    the kept weight indices of _plan are always one contiguous run)."""
+    out: list[int] = []
+    for j in range(2):
+        w = p.idx[3 * j]
+        out += [int(w[0]), len(w), p.w5[2 + j] // 2]
+    return tuple(out)
+
+
+def _spec5(a: Any) -> Any:
+    """A (B, C, *spatial_half) spectrum viewed as the kernels' 5-D (B, C, N1, N2, N3)."""
+    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
+
+
+def _gpu_irfftn(Y: Any, shape: tuple[int, ...], norm: str, xp: Any, rdtype: np.dtype) -> Any:
+    """irfftn of a half-spectrum Y (B, C, *shape[:-1], shape[-1]//2 + 1) as numpy/pocketfft
+    define it for non-Hermitian input: complex inverse FFTs over the leading dims, then a real
+    inverse along the last dim that ignores the imaginary parts of its zero and Nyquist
+    frequencies.  cuFFT leaves non-Hermitian c2r input undefined, so those imaginary parts are
+    zeroed explicitly (the CPU path and the backward's adjoint rely on this convention).
+    Overwrites Y."""
+    d = len(shape)
+    for j in range(d - 1):
+        Y = xp.fft.ifft(Y, axis=2 + j, norm=norm)
+    n = shape[-1]
+    Y[..., 0] = Y[..., 0].real
+    if n % 2 == 0:
+        Y[..., n // 2] = Y[..., n // 2].real
+    y = xp.fft.irfft(Y, n=n, axis=-1, norm=norm)
+    return xp.ascontiguousarray(y.astype(rdtype, copy=False))
+
+
+def _gpu_spectrum(x: Any, p: _Plan, xp: Any) -> Any:
+    """The full input half-spectrum rfftn(x), contiguous, of the plan's complex dtype."""
+    X = xp.fft.rfftn(x, axes=p.axes, norm=p.norm)
+    return xp.ascontiguousarray(X.astype(p.cdtype, copy=False))
+
+
+def _on_device(a: Any) -> Any:
+    """Context making a's GPU current (cupy); a no-op for NumPy arrays."""
+    return a.device if is_cupy_array(a) else contextlib.nullcontext()
+
+
+def _gpu_stream(xp: Any) -> int:
+    return xp.cuda.get_current_stream().ptr
+
+
+def _gpu_forward(x: Any, weight: Any, p: _Plan, xp: Any, mod: Any = None) -> tuple[Any, Any]:
+    """y and the full input half-spectrum X (what _gpu_backward needs); x, weight contiguous
+    cupy arrays on the current device.  `mod` is the kernel module (default _cuda)."""
+    mod = get_cuda_module() if mod is None else mod
+    B, O = x.shape[0], weight.shape[1]
+    X = _gpu_spectrum(x, p, xp)
+    Y = xp.zeros((B, O) + p.out_shape[:-1] + (_half(p.out_shape[-1]),), dtype=p.cdtype)
+    mod.spectral_mix(_spec5(X), weight.reshape(p.w5), _spec5(Y), *_lead(p), p.L, False, None,
+                     _gpu_stream(xp))
+    return _gpu_irfftn(Y, p.out_shape, p.norm, xp, p.rdtype), X
+
+
+def _gpu_backward(grad_y: Any, X: Any, weight: Any, p: _Plan, xp: Any, need_x: bool = True,
+                  need_w: bool = True, mod: Any = None) -> tuple[Any, Any]:
+    """The CPU _backward's steps on full half-spectra: X from _gpu_forward, grad_y contiguous
+    of the output shape and x's dtype."""
+    mod = get_cuda_module() if mod is None else mod
+    B, I, O = grad_y.shape[0], weight.shape[0], weight.shape[1]
+    stream = _gpu_stream(xp)
+    G = xp.ascontiguousarray(xp.fft.rfftn(grad_y, axes=p.axes, norm=_DUAL[p.norm]).astype(
+        p.cdtype, copy=False))
+    c_out = _hermitian_count(p.out_shape[-1], p.L)
+    c_in = _hermitian_count(p.in_shape[-1], p.L)
+    grad_x = grad_w = None
+    if need_x:
+        GX = xp.zeros((B, I) + p.in_shape[:-1] + (_half(p.in_shape[-1]),), dtype=p.cdtype)
+        mod.spectral_mix(_spec5(G), weight.reshape(p.w5), _spec5(GX), *_lead(p), p.L, True,
+                         xp.asarray(c_out / c_in), stream)
+        grad_x = _gpu_irfftn(GX, p.in_shape, _DUAL[p.norm], xp, p.rdtype)
+    if need_w:
+        # weight entries outside the kept modes (output grid too small) get zero gradient
+        grad_w = xp.zeros(weight.shape, dtype=p.cdtype)
+        mod.spectral_weight_grad(_spec5(X), _spec5(G), grad_w.reshape(p.w5), *_lead(p), p.L,
+                                 xp.asarray(c_out), stream)
+    return grad_x, grad_w
+
+
 def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
                   output_shape: Sequence[int] | None = None, norm: str = "forward",
                   bias: Any = None) -> np.ndarray:
@@ -393,7 +518,8 @@ def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
     Parameters
     ----------
     x : (batch, in_channels, n_1, ..., n_d) float32 or float64, d = 1, 2 or 3
-        (integers become float64).
+        (integers become float64).  NumPy arrays run on the CPU, cupy arrays on their GPU
+        (then weight, bias and the result are cupy arrays on the same device).
     weight : (in_channels, out_channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex64 (float32
         x) or complex128 (float64 x); see the module docstring for which frequency each weight
         entry multiplies (neuraloperator's layout).
@@ -416,11 +542,17 @@ def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
     >>> spectral_conv(x, w, 4, output_shape=(5,))[0, :, 0]
     array([2., 2., 2.])
     """
-    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    xp = _array_module(x=x, weight=weight, bias=bias)
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm, xp)
     b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
-    y, _ = _forward(x, weight, p)
+    if xp is np:
+        y, _ = _forward(x, weight, p)
+    else:
+        with _on_device(x):
+            y, _ = _gpu_forward(x, weight, p, xp)
     if b is not None:
-        y += b.reshape((weight.shape[1],) + (1,) * p.d).astype(p.rdtype, copy=False)
+        with _on_device(x):
+            y += b.reshape((weight.shape[1],) + (1,) * p.d).astype(p.rdtype, copy=False)
     return y
 
 
@@ -481,18 +613,25 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
     >>> gx.shape, gw.shape, gb
     ((2, 3, 10), (3, 4, 4), None)
     """
-    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    xp = _array_module(grad_y=grad_y, x=x, weight=weight, bias=bias)
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm, xp)
     b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
     grad_y = _check_array(grad_y, "grad_y")
     expect = (x.shape[0], weight.shape[1], *p.out_shape)
     if tuple(grad_y.shape) != expect:
         raise ValueError(f"fastspectral.spectral: grad_y has shape {tuple(grad_y.shape)}, "
                          f"expected the output shape {expect}")
-    grad_y = grad_y.astype(p.rdtype, copy=False)
-    w1, s1, d1, w2, s2, d2 = p.idx
-    X = _kept_rfftn(x, p.in_shape, (s1, s2), p.L, p.norm, p.cdtype)
-    grad_x, grad_w = _backward(grad_y, X, weight, p)
-    grad_b = None
-    if b is not None:
-        grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
+    if grad_y.dtype.kind not in "biuf":
+        raise TypeError(f"fastspectral.spectral: grad_y must be real, got {grad_y.dtype}")
+    with _on_device(x):
+        grad_y = xp.ascontiguousarray(grad_y.astype(p.rdtype, copy=False))
+        if xp is np:
+            w1, s1, d1, w2, s2, d2 = p.idx
+            X = _kept_rfftn(x, p.in_shape, (s1, s2), p.L, p.norm, p.cdtype)
+            grad_x, grad_w = _backward(grad_y, X, weight, p)
+        else:
+            grad_x, grad_w = _gpu_backward(grad_y, _gpu_spectrum(x, p, xp), weight, p, xp)
+        grad_b = None
+        if b is not None:
+            grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_x, grad_w, grad_b
