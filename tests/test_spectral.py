@@ -4,6 +4,7 @@ bad input."""
 from __future__ import annotations
 
 import ctypes
+import itertools
 import pathlib
 import shutil
 import subprocess
@@ -125,6 +126,40 @@ def test_identity_weights_all_modes_odd(shape):
     np.testing.assert_allclose(spectral_conv(x, w, shape), x, atol=1e-13)
     if len(shape) > 1:
         assert np.abs(neuraloperator_algorithm(x, w, shape) - x).max() > 1e-3
+
+
+def corner_algorithm(x, corners, n_modes, norm):
+    """neuraloperator's older forward (0.2/0.3, the original FNO code): one weight per corner
+    of the half-spectrum, no fftshift, einsum per corner into a zero spectrum, irfftn."""
+    d = x.ndim - 2
+    axes = tuple(range(2, 2 + d))
+    h = [m // 2 for m in n_modes]
+    X = np.fft.rfftn(x, axes=axes, norm=norm)
+    Y = np.zeros((x.shape[0], corners[0].shape[1]) + X.shape[2:], X.dtype)
+    lead = [(slice(None, hj), slice(-hj, None)) for hj in h[:-1]]
+    for k, sl in enumerate(itertools.product(*lead)):
+        idx = (slice(None), slice(None)) + sl + (slice(None, h[-1]),)
+        Y[idx] = np.einsum("bi...,io...->bo...", X[idx], corners[k])
+    return np.fft.irfftn(Y, s=x.shape[2:], axes=axes, norm=norm)
+
+
+@pytest.mark.parametrize("shape,modes", [((20,), (8,)), ((21,), (7,)), ((16, 18), (8, 10)),
+                                         ((15, 13), (7, 9)), ((10, 12, 9), (6, 4, 8))])
+def test_weight_from_corners_reproduces_old_layout(shape, modes):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 3) + shape)
+    cs = (3, 4) + tuple(m // 2 for m in modes)
+    corners = [rng.standard_normal(cs) + 1j * rng.standard_normal(cs)
+               for _ in range(2 ** (len(shape) - 1))]
+    w = S.weight_from_corners(corners, modes)
+    assert w.shape == weight_shape(3, 4, modes) and w.dtype == np.complex128
+    ref = corner_algorithm(x, corners, modes, "backward")
+    got = spectral_conv(x, w, modes, norm="backward")
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="corners"):
+        S.weight_from_corners(corners + corners, modes)
+    with pytest.raises(ValueError, match=r"corners\[0\] has shape"):
+        S.weight_from_corners([c[..., :-1] for c in corners], modes)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -644,3 +679,38 @@ def test_cuda_kernel_source_on_host(emulated_cuda, case, dtype):
     for ours, cpu in ((y, y_cpu), (gx, gx_cpu), (gw, gw_cpu)):
         assert ours.dtype == cpu.dtype
         np.testing.assert_allclose(ours, cpu, rtol=0, atol=_tol(dtype) * np.abs(cpu).max())
+
+
+def test_torch_module_loads_neuraloperator_state_dicts():
+    """neuraloperator's key names: weight.tensor (complex, or tensorly-torch's (re, im) view),
+    the older per-corner weight.k.tensor with an (n_layers, out, 1, 1) bias, nested prefixes."""
+    torch = pytest.importorskip("torch")
+    from fastspectral.torch import SpectralConv
+
+    rng = np.random.default_rng(22)
+    modes, shape = (8, 6), (16, 12)
+    x = rng.standard_normal((2, 3) + shape)
+    xt = torch.tensor(x)
+    w = make(rng, 1, 3, 4, shape, modes)[1]
+    bias = rng.standard_normal((4, 1, 1))
+    ref = reference(x, w, modes, bias=bias)
+    for wt in (torch.tensor(w), torch.view_as_real(torch.tensor(w))):
+        net = torch.nn.Sequential(SpectralConv(3, 4, modes, dtype=torch.float64))
+        net.load_state_dict({"0.weight.tensor": wt, "0.bias": torch.tensor(bias)})
+        np.testing.assert_allclose(net(xt).detach().numpy(), ref, atol=1e-12)
+    sd = net[0].neuraloperator_state_dict()
+    assert set(sd) == {"weight.tensor", "bias"}
+    np.testing.assert_array_equal(sd["weight.tensor"].numpy(), w)
+
+    cs = (3, 4, 4, 3)
+    corners = [rng.standard_normal(cs) + 1j * rng.standard_normal(cs) for _ in range(2)]
+    conv = SpectralConv(3, 4, modes, fft_norm="backward", dtype=torch.float64)
+    conv.load_state_dict({"weight.0.tensor": torch.view_as_real(torch.tensor(corners[0])),
+                          "weight.1.tensor": torch.view_as_real(torch.tensor(corners[1])),
+                          "bias": torch.tensor(bias[None])})
+    ref = corner_algorithm(x, corners, modes, "backward") + bias
+    np.testing.assert_allclose(conv(xt).detach().numpy(), ref, atol=1e-12)
+    with pytest.raises(ValueError, match="corner weight"):
+        conv.load_state_dict({"weight.0.tensor": torch.tensor(corners[0][..., :2]),
+                              "weight.1.tensor": torch.tensor(corners[1][..., :2]),
+                              "bias": torch.tensor(bias)})

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -66,7 +67,8 @@ import numpy as np
 from . import _core
 from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
-__all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape"]
+__all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape", "weight_from_corners",
+           "corner_slices"]
 
 _NORMS = ("forward", "backward", "ortho")
 _DUAL = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
@@ -82,6 +84,82 @@ def weight_shape(in_channels: int, out_channels: int, n_modes: Sequence[int]) ->
     """
     m = tuple(int(v) for v in n_modes)
     return (int(in_channels), int(out_channels)) + m[:-1] + (m[-1] // 2 + 1,)
+
+
+def corner_slices(n_modes: Sequence[int]) -> list[tuple[slice, ...]]:
+    """Where each corner block of neuraloperator's older weight layout goes in ours.
+
+    Before the centred layout (neuraloperator 0.2/0.3 and the original FNO code), a dense
+    ``SpectralConv`` of ``n_modes = (m_1, ..., m_d)`` held ``2**(d-1)`` weights of shape
+    ``(in, out, h_1, ..., h_d)``, ``h_j = m_j // 2``, one per corner of the half-spectrum: along
+    each non-last dim the low frequencies ``0 .. h_j-1`` (``[:h_j]``) or the negative ones
+    ``-h_j .. -1`` (``[-h_j:]``), along the last dim the first ``h_d`` entries; the corners are
+    enumerated as ``itertools.product`` over the non-last dims of (low, high), the first dim
+    slowest (``weight.0`` = all low).  Entry ``k`` of the returned list is the index (after the
+    two channel dims) of corner ``k`` inside our weight for the same ``n_modes``, whose
+    centred block holds all those frequencies (and, for odd ``m_j`` or the last dim's entry
+    ``h_d``, one more, which the old model never used: leave it zero).
+
+    >>> corner_slices((8, 6))
+    [(slice(4, 8, None), slice(0, 3, None)), (slice(0, 4, None), slice(0, 3, None))]
+    """
+    m = tuple(int(v) for v in n_modes)
+    h = [v // 2 for v in m]
+    out: list[tuple[slice, ...]] = []
+    for bits in itertools.product((0, 1), repeat=len(m) - 1):
+        # centred index of frequency f is f + m//2: low corner 0..h-1, high corner -h..-1
+        sl = [slice(mj // 2, mj // 2 + hj) if b == 0 else slice(mj // 2 - hj, mj // 2)
+              for b, mj, hj in zip(bits, m[:-1], h[:-1])]
+        out.append(tuple(sl) + (slice(0, h[-1]),))
+    return out
+
+
+def weight_from_corners(corners: Sequence[Any], n_modes: Sequence[int]) -> Any:
+    """Our dense weight from the ``2**(d-1)`` corner weights of neuraloperator's older layout.
+
+    corners : sequence of ``2**(d-1)`` complex arrays ``(in, out, m_1//2, ..., m_d//2)`` (numpy or
+        cupy), in neuraloperator's order (``weight.0``, ``weight.1``, ...; see
+        :func:`corner_slices`).
+    n_modes : the ``n_modes`` the old layer was built with, ``(m_1, ..., m_d)``.
+
+    Returns the weight ``(in, out, m_1, ..., m_{d-1}, m_d//2 + 1)`` for :func:`spectral_conv`
+    with the same ``n_modes``: the old layer's output is reproduced exactly (same ``norm``,
+    on every grid the old layer accepted), the entries it had no weight for are zero.
+
+    >>> import numpy as np
+    >>> c = [np.ones((2, 3, 4, 3), complex), 2 * np.ones((2, 3, 4, 3), complex)]
+    >>> weight_from_corners(c, (8, 6))[0, 0, :, :].real
+    array([[2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.]])
+    """
+    m = tuple(int(v) for v in n_modes)
+    d = len(m)
+    corners = list(corners)
+    if not 1 <= d <= 3:
+        raise ValueError(f"fastspectral.spectral: n_modes must have 1 to 3 entries, got {m}")
+    if len(corners) != 2 ** (d - 1):
+        raise ValueError(f"fastspectral.spectral: {d}-D weights have 2**(d-1) = {2 ** (d - 1)} "
+                         f"corners, got {len(corners)}")
+    first = corners[0]
+    xp = _array_module(**{f"corners[{k}]": c for k, c in enumerate(corners)})
+    expect = tuple(first.shape[:2]) + tuple(v // 2 for v in m)
+    for k, c in enumerate(corners):
+        if tuple(c.shape) != expect:
+            raise ValueError(f"fastspectral.spectral: corners[{k}] has shape {tuple(c.shape)}, "
+                             f"expected {expect} (in, out, *[m // 2 for m in n_modes])")
+        if not xp.iscomplexobj(c):
+            raise TypeError(f"fastspectral.spectral: corners[{k}] must be complex, got {c.dtype}")
+    dtype = xp.result_type(*corners)
+    w = xp.zeros(weight_shape(first.shape[0], first.shape[1], m), dtype=dtype)
+    for c, sl in zip(corners, corner_slices(m)):
+        w[(slice(None), slice(None)) + sl] = c
+    return w
 
 
 # --------------------------------------------------------------------------- transforms

@@ -11,7 +11,15 @@ forward and one inverse transform.
 ``SpectralConv(in_channels, out_channels, n_modes, bias=True, fft_norm="forward")`` keeps the
 dense layout of neuraloperator's ``SpectralConv``: parameter ``weight`` of shape
 ``(in, out, m_1, ..., m_{d-1}, m_d // 2 + 1)`` complex64 and ``bias`` of shape
-``(out, 1, ..., 1)``, so those two state_dict entries load into it.
+``(out, 1, ..., 1)``.  ``load_state_dict`` also accepts neuraloperator's own key names:
+``weight.tensor`` (current neuraloperator: tensorly-torch's ``DenseTensor`` keeps the dense
+weight as its parameter ``tensor``; complex, or real with a trailing (re, im) dim as the
+``ComplexDense`` tensors store it) and the older corner layout ``weight.0.tensor``,
+``weight.1.tensor``, ... (converted with :func:`fastspectral.spectral.weight_from_corners`;
+build the module with the old layer's ``n_modes`` and ``fft_norm``, which was "backward" in
+those versions), and a bias with a leading ``n_layers = 1`` dim.
+:meth:`SpectralConv.neuraloperator_state_dict` writes ``weight.tensor`` / ``bias`` for loading
+back into neuraloperator.
 
 Example
 -------
@@ -165,6 +173,49 @@ class SpectralConv(torch.nn.Module):
     def forward(self, x: torch.Tensor, output_shape: Sequence[int] | None = None):
         return spectral_conv(x, self.weight, self.n_modes, output_shape=output_shape,
                              norm=self.fft_norm, bias=self.bias)
+
+    def neuraloperator_state_dict(self) -> dict[str, torch.Tensor]:
+        """This layer's parameters under neuraloperator's key names (``weight.tensor``,
+        ``bias``), for ``neuralop.layers.spectral_convolution.SpectralConv.load_state_dict``."""
+        out = {"weight.tensor": self.weight.detach().clone()}
+        if self.bias is not None:
+            out["bias"] = self.bias.detach().clone()
+        return out
+
+    def _complex_weight(self, t: torch.Tensor, key: str) -> torch.Tensor:
+        # tensorly-torch's Complex* tensors store view_as_real(weight): a trailing (re, im) dim
+        if not t.is_complex():
+            if t.shape[-1:] != (2,):
+                raise ValueError(f"fastspectral.torch.SpectralConv: {key} is real with shape "
+                                 f"{tuple(t.shape)}; expected complex or (..., 2) (re, im)")
+            t = torch.view_as_complex(t.contiguous())
+        return t.to(self.weight.dtype)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # Map neuraloperator's key names onto ours before the standard loading.
+        d = len(self.n_modes)
+        dense, corners = prefix + "weight.tensor", [
+            f"{prefix}weight.{k}.tensor" for k in range(2 ** (d - 1))]
+        if dense in state_dict and prefix + "weight" not in state_dict:
+            state_dict[prefix + "weight"] = self._complex_weight(state_dict.pop(dense), dense)
+        elif all(k in state_dict for k in corners) and prefix + "weight" not in state_dict:
+            parts = [self._complex_weight(state_dict.pop(k), k) for k in corners]
+            w = torch.zeros(self.weight.shape, dtype=self.weight.dtype, device=parts[0].device)
+            for part, sl in zip(parts, _S.corner_slices(self.n_modes)):
+                if tuple(part.shape) != tuple(w[(slice(None), slice(None)) + sl].shape):
+                    raise ValueError(
+                        f"fastspectral.torch.SpectralConv: corner weight of shape "
+                        f"{tuple(part.shape)} does not fit n_modes={self.n_modes} "
+                        f"(expected (in, out, *[m // 2 for m in n_modes]))")
+                w[(slice(None), slice(None)) + sl] = part
+            state_dict[prefix + "weight"] = w
+        b = state_dict.get(prefix + "bias")
+        if (self.bias is not None and b is not None and b.dim() == self.bias.dim() + 1
+                and b.shape[0] == 1):
+            state_dict[prefix + "bias"] = b[0]      # older versions: (n_layers, out, 1, ...)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, "
