@@ -20,6 +20,13 @@ putting the modes back, which moves every mode by one frequency; here every mode
 to its own frequency (the ``ifftshift``), so all-modes-kept identity weights reproduce the
 input on odd grids too.
 
+Checkpoints in neuraloperator's older per-corner layout (2**(d-1) weights of shape
+``(in, out, m_1//2, ..., m_d//2)``) convert with :func:`weight_from_corners`.
+
+Frequency-domain models (Transform Once, Poli et al. 2022): :func:`rfft_modes` (transform once
+to a compact kept-mode spectrum in the weight layout), :func:`mode_mix` (a per-mode layer, any
+number of times), :func:`irfft_modes` (transform back once).
+
 ``output_shape`` resamples: each kept frequency is written at its own place in the output
 spectrum (frequencies the output grid cannot hold are dropped; with ``norm="forward"`` the
 result is the same trigonometric polynomial sampled on the new grid).  This differs from
@@ -68,7 +75,7 @@ from . import _core
 from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
 __all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape", "weight_from_corners",
-           "corner_slices"]
+           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix"]
 
 _NORMS = ("forward", "backward", "ortho")
 _DUAL = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
@@ -713,3 +720,130 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
         if b is not None:
             grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_x, grad_w, grad_b
+
+
+# --------------------------------------------------------------------------- transform once (T1)
+#
+# Frequency-domain models (Poli et al., "Transform Once", 2022) transform once, apply several
+# per-mode layers to the kept modes, and transform back once.  The three pieces below are the
+# pieces of spectral_conv, exposed on compact kept-mode spectra in the weight layout, so
+#     spectral_conv(x, w, m, output_shape=s) == irfft_modes(mode_mix(rfft_modes(x, m), w), m, s)
+
+def _modes_plan(B: int, C: int, grid: tuple[int, ...], rdtype: np.dtype, n_modes: Any,
+                output_shape: Any, norm: str) -> _Plan:
+    # _plan reads only shapes and dtypes: zero-stride stand-ins for x and the weight
+    x = np.broadcast_to(np.zeros((), rdtype), (B, C) + grid)
+    d = len(grid)
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    w = np.broadcast_to(np.zeros((), _COMPLEX_OF[np.dtype(rdtype)]), weight_shape(C, 1, modes))
+    return _plan(x, w, modes, output_shape, norm)
+
+
+def rfft_modes(x: Any, n_modes: int | Sequence[int], *, norm: str = "forward") -> Any:
+    """The kept modes of ``rfftn(x)`` as a compact spectrum in the weight layout.
+
+    x : (batch, channels, n_1, ..., n_d) float32/float64, numpy or cupy, d = 1, 2, 3.
+    Returns ``X`` of shape ``(batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1)``, complex64 /
+    complex128: entry ``[..., a_1, ..., a_d]`` is the frequency ``(a_1 - m_1//2, ...,
+    a_{d-1} - m_{d-1}//2, a_d)`` (the module docstring's layout), so :func:`mode_mix` applies a
+    dense weight to it directly.
+
+    >>> import numpy as np
+    >>> x = np.cos(2 * np.pi * np.arange(8) / 8)[None, None]   # frequency 1, norm="forward"
+    >>> np.abs(rfft_modes(x, 4)[0, 0]).round(12)
+    array([0. , 0.5, 0. ])
+    """
+    xp = _array_module(x=x)
+    x = _check_array(x, "x")
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    if x.ndim < 3 or x.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    B, C, grid = x.shape[0], x.shape[1], tuple(int(s) for s in x.shape[2:])
+    if x.dtype not in _COMPLEX_OF:
+        raise TypeError(f"fastspectral.spectral: x must be float32 or float64, got {x.dtype}")
+    p = _modes_plan(B, C, grid, x.dtype, n_modes, None, norm)
+    w1, s1, d1, w2, s2, d2 = p.idx
+    if xp is np:
+        X = _kept_rfftn(np.ascontiguousarray(x), p.in_shape, (s1, s2), p.L, norm, p.cdtype)
+    else:
+        with _on_device(x):
+            X = _spec5(_gpu_spectrum(xp.ascontiguousarray(x), p, xp))
+            X = xp.take(xp.take(X, xp.asarray(s1), axis=2), xp.asarray(s2), axis=3)
+            X = xp.ascontiguousarray(X[..., :p.L])
+    return X.reshape((B, C) + weight_shape(1, 1, p.n_modes)[2:])
+
+
+def _check_modes_spectrum(X: Any, name: str) -> Any:
+    X = _check_array(X, name)
+    if X.ndim < 3 or X.ndim > 5 or not np.iscomplexobj(X) or X.dtype not in (
+            np.complex64, np.complex128):
+        raise TypeError(f"fastspectral.spectral: {name} must be a complex64/complex128 array "
+                        f"(batch, channels, *modes) with 1 to 3 mode dims, got {X.dtype} "
+                        f"{tuple(X.shape)}")
+    return X
+
+
+def irfft_modes(X: Any, n_modes: int | Sequence[int], output_shape: Sequence[int], *,
+                norm: str = "forward") -> Any:
+    """Inverse of :func:`rfft_modes`: the real signal on the grid ``output_shape`` whose
+    half-spectrum is ``X`` at the kept modes and zero elsewhere (frequencies the grid cannot
+    hold are dropped, as :func:`spectral_conv` does).
+
+    X : (batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex, numpy or cupy.
+    Returns (batch, channels, *output_shape), float32 for complex64 X, else float64.
+    """
+    xp = _array_module(X=X)
+    X = _check_modes_spectrum(X, "X")
+    d = X.ndim - 2
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    if tuple(X.shape[2:]) != weight_shape(1, 1, modes)[2:]:
+        raise ValueError(f"fastspectral.spectral: X has mode dims {tuple(X.shape[2:])}, expected "
+                         f"{weight_shape(1, 1, modes)[2:]} for n_modes = {modes}")
+    rdtype = np.dtype(np.float32 if X.dtype == np.complex64 else np.float64)
+    B, C = X.shape[0], X.shape[1]
+    # the mode grid itself is the smallest input grid holding every kept mode
+    p = _modes_plan(B, C, modes, rdtype, modes, output_shape, norm)
+    w1, s1, d1, w2, s2, d2 = p.idx
+    with _on_device(X):
+        X5 = X.reshape((B, C) + tuple(p.w5[2:]))
+        Y = xp.take(xp.take(X5, xp.asarray(w1), axis=2), xp.asarray(w2), axis=3)
+        Y = xp.ascontiguousarray(Y[..., :p.L])
+        if xp is np:
+            return _kept_irfftn(Y, (B, C), p.out_shape, (d1, d2), norm, rdtype)
+        full = xp.zeros((B, C) + p.out_shape[:-1] + (_half(p.out_shape[-1]),), dtype=p.cdtype)
+        f5 = _spec5(full)
+        f5[:, :, xp.asarray(d1)[:, None], xp.asarray(d2)[None, :], :p.L] = Y
+        return _gpu_irfftn(full, p.out_shape, norm, xp, rdtype)
+
+
+def mode_mix(X: Any, weight: Any) -> Any:
+    """Per-mode channel contraction on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k]
+    W[i, o, k]`` for every mode ``k``.
+
+    X : (batch, in, *modes) complex; weight : (in, out, *modes) of X's dtype; numpy (C++/OpenMP
+    kernel) or cupy (CUDA kernel).  Returns (batch, out, *modes).
+    """
+    xp = _array_module(X=X, weight=weight)
+    X = _check_modes_spectrum(X, "X")
+    weight = _check_array(weight, "weight")
+    if weight.dtype != X.dtype:
+        raise TypeError(f"fastspectral.spectral: weight is {weight.dtype} but X is {X.dtype}")
+    if weight.ndim != X.ndim or weight.shape[0] != X.shape[1] or \
+            tuple(weight.shape[2:]) != tuple(X.shape[2:]):
+        raise ValueError(f"fastspectral.spectral: weight must have shape (in, out, *modes) = "
+                         f"({X.shape[1]}, out, {', '.join(map(str, X.shape[2:]))}), got "
+                         f"{tuple(weight.shape)}")
+    B, I, O = X.shape[0], X.shape[1], weight.shape[1]
+    K = int(np.prod(X.shape[2:]))
+    with _on_device(X):
+        X5 = xp.ascontiguousarray(X).reshape(B, I, 1, 1, K)
+        W5 = xp.ascontiguousarray(weight).reshape(I, O, 1, 1, K)
+        Y = xp.empty((B, O, 1, 1, K), dtype=X.dtype)
+        if xp is np:
+            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None)
+        else:
+            get_cuda_module().spectral_mix(X5, W5, Y, 0, 1, 0, 0, 1, 0, K, False, None,
+                                           _gpu_stream(xp))
+    return Y.reshape((B, O) + tuple(X.shape[2:]))
