@@ -3,9 +3,18 @@ einsum, irfftn), adjoint identities for the gradients, torch autograd when torch
 bad input."""
 from __future__ import annotations
 
+import ctypes
+import itertools
+import pathlib
+import shutil
+import subprocess
+import types
+
 import numpy as np
 import pytest
+from conftest import to_numpy
 
+from fastspectral import spectral as S
 from fastspectral.spectral import spectral_conv, spectral_conv_backward, weight_shape
 
 
@@ -99,6 +108,24 @@ def test_forward_float32(B, I, O, shape, modes, out):
     np.testing.assert_allclose(got, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("dtype,shape,modes", [(np.float64, (512,), (16,)),
+                                               (np.float32, (1024,), (20,)),
+                                               (np.float32, (6, 1024), (4, 12))])
+def test_rows_of_4kib(dtype, shape, modes):
+    """Last dims of 4 KiB take the padded-row inverse (a strided result): values and the
+    backward through it still match the reference."""
+    rng = np.random.default_rng(8)
+    x, w = make(rng, 2, 3, 4, shape, modes, dtype)
+    y = spectral_conv(x, w, modes)
+    ref = reference(x.astype(np.float64), w.astype(np.complex128), modes)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=_tol(dtype) * np.abs(ref).max())
+    g = rng.standard_normal(y.shape).astype(dtype)
+    gx, _, _ = spectral_conv_backward(g, x, w, modes)
+    dx = rng.standard_normal(x.shape)
+    lhs = np.sum(g * reference(dx, w.astype(np.complex128), modes))
+    assert abs(lhs - np.sum(gx * dx)) <= _tol(dtype) * np.abs(gx).sum() * np.abs(dx).max()
+
+
 @pytest.mark.parametrize("shape,modes", [((32,), (10,)), ((16, 20), (8, 12)),
                                          ((8, 8, 10), (4, 6, 6))])
 def test_even_sizes_match_neuraloperator(shape, modes):
@@ -117,6 +144,40 @@ def test_identity_weights_all_modes_odd(shape):
     np.testing.assert_allclose(spectral_conv(x, w, shape), x, atol=1e-13)
     if len(shape) > 1:
         assert np.abs(neuraloperator_algorithm(x, w, shape) - x).max() > 1e-3
+
+
+def corner_algorithm(x, corners, n_modes, norm):
+    """neuraloperator's older forward (0.2/0.3, the original FNO code): one weight per corner
+    of the half-spectrum, no fftshift, einsum per corner into a zero spectrum, irfftn."""
+    d = x.ndim - 2
+    axes = tuple(range(2, 2 + d))
+    h = [m // 2 for m in n_modes]
+    X = np.fft.rfftn(x, axes=axes, norm=norm)
+    Y = np.zeros((x.shape[0], corners[0].shape[1]) + X.shape[2:], X.dtype)
+    lead = [(slice(None, hj), slice(-hj, None)) for hj in h[:-1]]
+    for k, sl in enumerate(itertools.product(*lead)):
+        idx = (slice(None), slice(None)) + sl + (slice(None, h[-1]),)
+        Y[idx] = np.einsum("bi...,io...->bo...", X[idx], corners[k])
+    return np.fft.irfftn(Y, s=x.shape[2:], axes=axes, norm=norm)
+
+
+@pytest.mark.parametrize("shape,modes", [((20,), (8,)), ((21,), (7,)), ((16, 18), (8, 10)),
+                                         ((15, 13), (7, 9)), ((10, 12, 9), (6, 4, 8))])
+def test_weight_from_corners_reproduces_old_layout(shape, modes):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 3) + shape)
+    cs = (3, 4) + tuple(m // 2 for m in modes)
+    corners = [rng.standard_normal(cs) + 1j * rng.standard_normal(cs)
+               for _ in range(2 ** (len(shape) - 1))]
+    w = S.weight_from_corners(corners, modes)
+    assert w.shape == weight_shape(3, 4, modes) and w.dtype == np.complex128
+    ref = corner_algorithm(x, corners, modes, "backward")
+    got = spectral_conv(x, w, modes, norm="backward")
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="corners"):
+        S.weight_from_corners(corners + corners, modes)
+    with pytest.raises(ValueError, match=r"corners\[0\] has shape"):
+        S.weight_from_corners([c[..., :-1] for c in corners], modes)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -274,3 +335,437 @@ def test_torch_module_gradcheck_and_state_dict():
     other = SpectralConv(2, 3, (6, 5), dtype=torch.float64)
     other.load_state_dict(conv.state_dict())
     np.testing.assert_array_equal(other(x).detach().numpy(), y.detach().numpy())
+
+
+# --------------------------------------------------------------------------- GPU (cupy)
+
+def _tol(dtype):
+    return 1e-12 if dtype == np.float64 else 2e-5
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_xp_forward_matches_reference(xp, case, dtype):
+    """numpy arrays -> CPU path, cupy arrays -> cuFFT + CUDA kernels; both against the NumPy
+    reference in float64, cupy in and cupy out."""
+    B, I, O, shape, modes, out = CASES[case]
+    norm = ("forward", "backward", "ortho")[case % 3]
+    rng = np.random.default_rng(100 + case)
+    x, w = make(rng, B, I, O, shape, modes, dtype)
+    bias = rng.standard_normal((O,)).astype(dtype)
+    got = spectral_conv(xp.asarray(x), xp.asarray(w), modes, output_shape=out, norm=norm,
+                        bias=xp.asarray(bias))
+    assert isinstance(got, xp.ndarray) and got.dtype == dtype
+    ref = reference(x.astype(np.float64), w.astype(np.complex128), modes, out, norm, bias)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(to_numpy(got), ref, rtol=0, atol=_tol(dtype) * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_xp_backward_adjoint_identity(xp, case, dtype):
+    """Gradients from the xp path against directional changes of <g, y> computed with the
+    float64 NumPy reference (exact for this bilinear map)."""
+    B, I, O, shape, modes, out = CASES[case]
+    norm = ("forward", "backward", "ortho")[case % 3]
+    rng = np.random.default_rng(200 + case)
+    x, w = make(rng, B, I, O, shape, modes, dtype)
+    bias = rng.standard_normal((O,) + (1,) * len(shape)).astype(dtype)
+    n_out = out if out is not None else shape
+    g = rng.standard_normal((B, O, *n_out)).astype(dtype)
+    gx, gw, gb = spectral_conv_backward(xp.asarray(g), xp.asarray(x), xp.asarray(w), modes,
+                                        output_shape=out, norm=norm, bias=xp.asarray(bias))
+    assert all(isinstance(a, xp.ndarray) for a in (gx, gw, gb))
+    assert (gx.dtype, gw.dtype, gb.dtype) == (x.dtype, w.dtype, bias.dtype)
+    assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == bias.shape
+    gx, gw, gb = to_numpy(gx), to_numpy(gw), to_numpy(gb)
+    x64, w64, g64 = x.astype(np.float64), w.astype(np.complex128), g.astype(np.float64)
+    dx, dw = make(rng, B, I, O, shape, modes)
+    lhs_x = np.sum(g64 * reference(dx, w64, modes, out, norm))
+    lhs_w = np.sum(g64 * reference(x64, dw, modes, out, norm))
+    rhs_x = np.sum(gx * dx)
+    rhs_w = np.sum(gw.real * dw.real + gw.imag * dw.imag)
+    tol = _tol(dtype)
+    assert abs(lhs_x - rhs_x) <= tol * max(1.0, np.abs(gx).sum() * np.abs(dx).max())
+    assert abs(lhs_w - rhs_w) <= tol * max(1.0, np.abs(gw).sum() * np.abs(dw).max())
+    np.testing.assert_allclose(gb.ravel(), g64.sum(axis=(0, *range(2, g.ndim))),
+                               rtol=10 * tol, atol=10 * tol * np.abs(g64).sum(axis=0).max())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", [0, 3, 5, 7, 9, 10])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cupy_matches_cpu_path(case, dtype):
+    """GPU forward and backward against the CPU path on the same inputs."""
+    import cupy
+
+    B, I, O, shape, modes, out = CASES[case]
+    rng = np.random.default_rng(300 + case)
+    x, w = make(rng, B, I, O, shape, modes, dtype)
+    y_cpu = spectral_conv(x, w, modes, output_shape=out)
+    g = rng.standard_normal(y_cpu.shape).astype(dtype)
+    gx_cpu, gw_cpu, _ = spectral_conv_backward(g, x, w, modes, output_shape=out)
+    y = spectral_conv(cupy.asarray(x), cupy.asarray(w), modes, output_shape=out)
+    gx, gw, gb = spectral_conv_backward(cupy.asarray(g), cupy.asarray(x), cupy.asarray(w),
+                                        modes, output_shape=out)
+    assert gb is None
+    for ours, cpu in ((y, y_cpu), (gx, gx_cpu), (gw, gw_cpu)):
+        assert isinstance(ours, cupy.ndarray) and ours.dtype == cpu.dtype
+        np.testing.assert_allclose(ours.get(), cpu, rtol=0, atol=_tol(dtype) * np.abs(cpu).max())
+
+
+@pytest.mark.gpu
+def test_cupy_non_default_stream_and_strided_input():
+    """Work is queued on the caller's current stream (a non-blocking stream does not wait
+    for the legacy default stream), and non-contiguous cupy inputs are accepted."""
+    import cupy
+
+    rng = np.random.default_rng(301)
+    x, w = make(rng, 3, 4, 5, (24, 20), (10, 8), np.float32)
+    ref = spectral_conv(x[:, :, ::2], w, (10, 8))
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        xd = cupy.asarray(x)[:, :, ::2]
+        wd = cupy.asarray(w)
+        y = spectral_conv(xd, wd, (10, 8))
+        gx, gw, _ = spectral_conv_backward(cupy.ones_like(y), xd, wd, (10, 8))
+    stream.synchronize()
+    np.testing.assert_allclose(y.get(), ref, atol=2e-5 * np.abs(ref).max())
+    gx_cpu, gw_cpu, _ = spectral_conv_backward(np.ones_like(ref), x[:, :, ::2], w, (10, 8))
+    np.testing.assert_allclose(gw.get(), gw_cpu, atol=2e-5 * np.abs(gw_cpu).max())
+    np.testing.assert_allclose(gx.get(), gx_cpu, atol=2e-5 * np.abs(gx_cpu).max())
+
+
+@pytest.mark.gpu
+def test_cupy_bad_input():
+    import cupy
+
+    rng = np.random.default_rng(302)
+    x, w = make(rng, 2, 3, 4, (16, 16), (8, 8))
+    xd, wd = cupy.asarray(x), cupy.asarray(w)
+    with pytest.raises(TypeError, match="but weight is"):
+        spectral_conv(xd, w, (8, 8))
+    with pytest.raises(TypeError, match="but x is"):
+        spectral_conv(x, wd, (8, 8))
+    with pytest.raises(TypeError, match="but bias is"):
+        spectral_conv(xd, wd, (8, 8), bias=np.zeros(4))
+    with pytest.raises(TypeError, match="but grad_y is"):
+        spectral_conv_backward(np.zeros((2, 4, 16, 16)), xd, wd, (8, 8))
+    with pytest.raises(TypeError, match="weight"):
+        spectral_conv(xd.astype(cupy.float32), wd, (8, 8))
+    with pytest.raises(ValueError, match="channels"):
+        spectral_conv(xd[:, :2], wd, (8, 8))
+    with pytest.raises(ValueError, match="weight has shape"):
+        spectral_conv(xd, wd[..., :4], (8, 8))
+    if cupy.cuda.runtime.getDeviceCount() > 1:
+        with cupy.cuda.Device(1):
+            w1 = cupy.asarray(w)
+        with pytest.raises(ValueError, match="GPU"):
+            spectral_conv(xd, w1, (8, 8))
+
+
+@pytest.mark.gpu
+def test_torch_cuda_matches_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    from fastspectral.torch import SpectralConv
+
+    torch.manual_seed(1)
+    conv = SpectralConv(3, 2, (6, 5), dtype=torch.float64)
+    x = torch.randn(2, 3, 10, 9, dtype=torch.float64, requires_grad=True)
+    y = conv(x, output_shape=(12, 8))
+    y.backward(torch.cos(y.detach()))
+    grads = [t.grad.clone() for t in (x, conv.weight, conv.bias)]
+    conv_d = conv.cuda()
+    xd = x.detach().cuda().requires_grad_(True)
+    yd = conv_d(xd, output_shape=(12, 8))
+    assert yd.is_cuda and yd.dtype == torch.float64
+    np.testing.assert_allclose(yd.detach().cpu().numpy(), y.detach().numpy(), atol=1e-12)
+    conv_d.zero_grad()
+    yd.backward(torch.cos(yd.detach()))
+    for ours, cpu in zip((xd.grad, conv_d.weight.grad, conv_d.bias.grad), grads):
+        assert ours.is_cuda
+        np.testing.assert_allclose(ours.cpu().numpy(), cpu.numpy(), rtol=0,
+                                   atol=1e-12 * cpu.abs().max().item())
+
+
+# A NumPy model of the CUDA kernels (their frequency-wrap index arithmetic, written
+# independently of the CPU kernels) lets the GPU path's Python glue -- cuFFT-style full
+# transforms, the zeroed DC/Nyquist imaginary parts before c2r, the Hermitian scales and the
+# kernel arguments -- run on this machine without a GPU.  It does not exercise the CUDA code.
+
+class _NumpyAsCupy:
+    cuda = types.SimpleNamespace(get_current_stream=lambda: types.SimpleNamespace(ptr=0))
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def _kept(w0_1, r1, off1, w0_2, r2, off2):
+    for k1 in range(r1):
+        for k2 in range(r2):
+            yield w0_1 + k1, w0_2 + k2, w0_1 + k1 - off1, w0_2 + k2 - off2
+
+
+class _KernelModel:
+    @staticmethod
+    def spectral_mix(src, W, dst, w0_1, r1, off1, w0_2, r2, off2, L, adjoint, scale, stream):
+        assert src.ndim == W.ndim == dst.ndim == 5 and dst.flags.c_contiguous
+        sc = np.ones(L) if scale is None else np.asarray(scale)[:L]
+        for a1, a2, f1, f2 in _kept(w0_1, r1, off1, w0_2, r2, off2):
+            s = src[:, :, f1 % src.shape[2], f2 % src.shape[3], :L]
+            w = W[:, :, a1, a2, :L]
+            r = (np.einsum("boa,ioa->bia", s, w.conj()) if adjoint
+                 else np.einsum("bia,ioa->boa", s, w))
+            dst[:, :, f1 % dst.shape[2], f2 % dst.shape[3], :L] = r * sc
+
+    @staticmethod
+    def spectral_weight_grad(x, g, gw, w0_1, r1, off1, w0_2, r2, off2, L, scale, stream):
+        sc = np.asarray(scale)[:L]
+        for a1, a2, f1, f2 in _kept(w0_1, r1, off1, w0_2, r2, off2):
+            xs = x[:, :, f1 % x.shape[2], f2 % x.shape[3], :L]
+            gs = g[:, :, f1 % g.shape[2], f2 % g.shape[3], :L]
+            gw[:, :, a1, a2, :L] = np.einsum("bia,boa->ioa", xs.conj(), gs) * sc
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("norm", ["forward", "backward", "ortho"])
+def test_gpu_glue_with_kernel_model(case, norm):
+    B, I, O, shape, modes, out = CASES[case]
+    rng = np.random.default_rng(400 + case)
+    x, w = make(rng, B, I, O, shape, modes)
+    x, w, p = S._prepare(x, w, modes, out, norm)
+    xp, mod = _NumpyAsCupy(), _KernelModel()
+    y, X = S._gpu_forward(x, w, p, xp, mod)
+    ref = reference(x, w, modes, out, norm)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    g = rng.standard_normal(y.shape)
+    gx, gw = S._gpu_backward(g, X, w, p, xp, mod=mod)
+    gx_cpu, gw_cpu, _ = spectral_conv_backward(g, x, w, modes, output_shape=out, norm=norm)
+    np.testing.assert_allclose(gx, gx_cpu, rtol=0, atol=1e-13 * np.abs(gx_cpu).max())
+    np.testing.assert_allclose(gw, gw_cpu, rtol=0, atol=1e-13 * np.abs(gw_cpu).max())
+
+
+# The CUDA kernels cannot run on a machine without a GPU, but their source can: the kernel text
+# of csrc/cuda/spectral_cuda.cu (verbatim, between the anonymous namespace's opening and the
+# host helpers) is compiled by the host C++ compiler with the CUDA keywords defined away and the
+# launch grid run as nested loops over a small odd grid (so the grid-stride loops wrap).  The
+# binding's argument logic (weight strides for the adjoint, channel counts) is replicated in
+# _EmulatedCuda.  Skips without the source tree or a C++ compiler.
+
+_CU = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "cuda" / "spectral_cuda.cu"
+
+_EMU_PRELUDE = """
+#include <cstdint>
+#include <algorithm>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+struct Dim3 { unsigned x; };
+static Dim3 blockIdx, threadIdx, blockDim, gridDim;
+namespace emu {
+"""
+
+_EMU_DRIVER = """
+}  // namespace emu
+using namespace emu;
+static Lead lead_of(const std::int64_t* l) {
+  return Lead{{l[0], l[3]}, {l[1], l[4]}, {l[2], l[5]}};
+}
+static Extents ext(const std::int64_t* s) { return Extents{{s[0], s[1], s[2]}}; }
+template <class T> static void mix(const std::int64_t* l, std::int64_t L, const void* src,
+    std::int64_t B, std::int64_t Q, const std::int64_t* ss, const void* W, std::int64_t wq,
+    std::int64_t wp, const std::int64_t* ws, int conj_w, void* dst, std::int64_t P,
+    const std::int64_t* ds, const double* scale, unsigned nb, unsigned nt) {
+  gridDim.x = nb; blockDim.x = nt;
+  for (blockIdx.x = 0; blockIdx.x < nb; ++blockIdx.x)
+    for (threadIdx.x = 0; threadIdx.x < nt; ++threadIdx.x)
+      spectral_mix_kernel<T>(lead_of(l), L, (const T*)src, B, Q, ext(ss), (const T*)W, wq, wp,
+                             ext(ws), conj_w ? T(-1) : T(1), (T*)dst, P, ext(ds), scale);
+}
+template <class T> static void wgrad(const std::int64_t* l, std::int64_t L, const void* x,
+    std::int64_t B, std::int64_t I, const std::int64_t* xs, const void* g, std::int64_t O,
+    const std::int64_t* gs, void* gw, const std::int64_t* ws, const double* scale, unsigned nb,
+    unsigned nt) {
+  gridDim.x = nb; blockDim.x = nt;
+  for (blockIdx.x = 0; blockIdx.x < nb; ++blockIdx.x)
+    for (threadIdx.x = 0; threadIdx.x < nt; ++threadIdx.x)
+      spectral_wgrad_kernel<T>(lead_of(l), L, (const T*)x, B, I, ext(xs), (const T*)g, O,
+                               ext(gs), (T*)gw, ext(ws), scale);
+}
+extern "C" void emu_mix(int f32, const std::int64_t* l, std::int64_t L, const void* src,
+    std::int64_t B, std::int64_t Q, const std::int64_t* ss, const void* W, std::int64_t wq,
+    std::int64_t wp, const std::int64_t* ws, int conj_w, void* dst, std::int64_t P,
+    const std::int64_t* ds, const double* scale, unsigned nb, unsigned nt) {
+  if (f32) mix<float>(l, L, src, B, Q, ss, W, wq, wp, ws, conj_w, dst, P, ds, scale, nb, nt);
+  else mix<double>(l, L, src, B, Q, ss, W, wq, wp, ws, conj_w, dst, P, ds, scale, nb, nt);
+}
+extern "C" void emu_wgrad(int f32, const std::int64_t* l, std::int64_t L, const void* x,
+    std::int64_t B, std::int64_t I, const std::int64_t* xs, const void* g, std::int64_t O,
+    const std::int64_t* gs, void* gw, const std::int64_t* ws, const double* scale, unsigned nb,
+    unsigned nt) {
+  if (f32) wgrad<float>(l, L, x, B, I, xs, g, O, gs, gw, ws, scale, nb, nt);
+  else wgrad<double>(l, L, x, B, I, xs, g, O, gs, gw, ws, scale, nb, nt);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def emulated_cuda(tmp_path_factory):
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if not _CU.exists() or cxx is None:
+        pytest.skip("needs the source tree and a C++ compiler")
+    text = _CU.read_text()
+    start = text.find("namespace {", text.find("namespace cuda {"))
+    end = text.find("Lead to_lead")
+    assert 0 <= start < end, "kernel markers not found in spectral_cuda.cu"
+    d = tmp_path_factory.mktemp("emu")
+    (d / "emu.cpp").write_text(_EMU_PRELUDE + text[start + len("namespace {"):end] + _EMU_DRIVER)
+    subprocess.run([cxx, "-O1", "-std=c++17", "-shared", "-fPIC", "-o", str(d / "emu.so"),
+                    str(d / "emu.cpp")], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(d / "emu.so"))
+    P, I64, U = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint
+    lib.emu_mix.argtypes = [ctypes.c_int, P, I64, P, I64, I64, P, P, I64, I64, P, ctypes.c_int,
+                            P, I64, P, P, U, U]
+    lib.emu_wgrad.argtypes = [ctypes.c_int, P, I64, P, I64, I64, P, P, I64, P, P, P, P, U, U]
+    return _EmulatedCuda(lib)
+
+
+class _EmulatedCuda:
+    """The _cuda module's spectral_mix / spectral_weight_grad over the host-compiled kernels."""
+
+    GRID = (3, 7)   # blocks, threads per block
+
+    def __init__(self, lib):
+        self.lib = lib
+        self._keep = []
+
+    def _i64(self, v):
+        a = np.ascontiguousarray(v, np.int64)
+        self._keep.append(a)
+        return a.ctypes.data
+
+    @staticmethod
+    def _ptr(a):
+        if a is None:
+            return None
+        assert a.flags.c_contiguous
+        return a.ctypes.data
+
+    def spectral_mix(self, src, W, dst, w0_1, r1, off1, w0_2, r2, off2, L, adjoint, scale,
+                     stream):
+        assert src.dtype == W.dtype == dst.dtype and dst.flags.c_contiguous
+        I, O = W.shape[:2]
+        msz = int(np.prod(W.shape[2:]))
+        wq, wp = (msz, O * msz) if adjoint else (O * msz, msz)
+        Q, P = (O, I) if adjoint else (I, O)
+        assert src.shape[1] == Q and dst.shape[1] == P and src.shape[0] == dst.shape[0]
+        assert w0_1 + r1 <= W.shape[2] and w0_2 + r2 <= W.shape[3]
+        assert L <= min(W.shape[4], src.shape[4], dst.shape[4])
+        sc = None if scale is None else np.ascontiguousarray(scale, np.float64)
+        self.lib.emu_mix(int(src.dtype == np.complex64), self._i64([w0_1, r1, off1, w0_2, r2,
+                                                                     off2]),
+                         L, self._ptr(src), src.shape[0], Q, self._i64(src.shape[2:]),
+                         self._ptr(W), wq, wp, self._i64(W.shape[2:]), int(adjoint),
+                         self._ptr(dst), P, self._i64(dst.shape[2:]), self._ptr(sc), *self.GRID)
+
+    def spectral_weight_grad(self, x, g, gw, w0_1, r1, off1, w0_2, r2, off2, L, scale, stream):
+        assert x.dtype == g.dtype == gw.dtype and gw.flags.c_contiguous
+        sc = None if scale is None else np.ascontiguousarray(scale, np.float64)
+        self.lib.emu_wgrad(int(x.dtype == np.complex64), self._i64([w0_1, r1, off1, w0_2, r2,
+                                                                     off2]),
+                           L, self._ptr(x), x.shape[0], x.shape[1], self._i64(x.shape[2:]),
+                           self._ptr(g), g.shape[1], self._i64(g.shape[2:]), self._ptr(gw),
+                           self._i64(gw.shape[2:]), self._ptr(sc), *self.GRID)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cuda_kernel_source_on_host(emulated_cuda, case, dtype):
+    B, I, O, shape, modes, out = CASES[case]
+    norm = ("forward", "backward", "ortho")[case % 3]
+    rng = np.random.default_rng(500 + case)
+    x, w = make(rng, B, I, O, shape, modes, dtype)
+    x, w, p = S._prepare(x, w, modes, out, norm)
+    y, X = S._gpu_forward(x, w, p, _NumpyAsCupy(), emulated_cuda)
+    y_cpu, X_cpu = S._forward(x, w, p)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw = S._gpu_backward(g, X, w, p, _NumpyAsCupy(), mod=emulated_cuda)
+    gx_cpu, gw_cpu = S._backward(g, X_cpu, w, p)
+    for ours, cpu in ((y, y_cpu), (gx, gx_cpu), (gw, gw_cpu)):
+        assert ours.dtype == cpu.dtype
+        np.testing.assert_allclose(ours, cpu, rtol=0, atol=_tol(dtype) * np.abs(cpu).max())
+
+
+def test_torch_module_loads_neuraloperator_state_dicts():
+    """neuraloperator's key names: weight.tensor (complex, or tensorly-torch's (re, im) view),
+    the older per-corner weight.k.tensor with an (n_layers, out, 1, 1) bias, nested prefixes."""
+    torch = pytest.importorskip("torch")
+    from fastspectral.torch import SpectralConv
+
+    rng = np.random.default_rng(22)
+    modes, shape = (8, 6), (16, 12)
+    x = rng.standard_normal((2, 3) + shape)
+    xt = torch.tensor(x)
+    w = make(rng, 1, 3, 4, shape, modes)[1]
+    bias = rng.standard_normal((4, 1, 1))
+    ref = reference(x, w, modes, bias=bias)
+    for wt in (torch.tensor(w), torch.view_as_real(torch.tensor(w))):
+        net = torch.nn.Sequential(SpectralConv(3, 4, modes, dtype=torch.float64))
+        net.load_state_dict({"0.weight.tensor": wt, "0.bias": torch.tensor(bias)})
+        np.testing.assert_allclose(net(xt).detach().numpy(), ref, atol=1e-12)
+    sd = net[0].neuraloperator_state_dict()
+    assert set(sd) == {"weight.tensor", "bias"}
+    np.testing.assert_array_equal(sd["weight.tensor"].numpy(), w)
+
+    cs = (3, 4, 4, 3)
+    corners = [rng.standard_normal(cs) + 1j * rng.standard_normal(cs) for _ in range(2)]
+    conv = SpectralConv(3, 4, modes, fft_norm="backward", dtype=torch.float64)
+    conv.load_state_dict({"weight.0.tensor": torch.view_as_real(torch.tensor(corners[0])),
+                          "weight.1.tensor": torch.view_as_real(torch.tensor(corners[1])),
+                          "bias": torch.tensor(bias[None])})
+    ref = corner_algorithm(x, corners, modes, "backward") + bias
+    np.testing.assert_allclose(conv(xt).detach().numpy(), ref, atol=1e-12)
+    with pytest.raises(ValueError, match="corner weight"):
+        conv.load_state_dict({"weight.0.tensor": torch.tensor(corners[0][..., :2]),
+                              "weight.1.tensor": torch.tensor(corners[1][..., :2]),
+                              "bias": torch.tensor(bias)})
+
+
+# --------------------------------------------------------------------------- transform once
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_transform_once_pieces_compose_to_spectral_conv(xp, case):
+    B, I, O, shape, modes, out = CASES[case]
+    rng = np.random.default_rng(600 + case)
+    x, w = make(rng, B, I, O, shape, modes)
+    X = S.rfft_modes(xp.asarray(x), modes, norm="ortho")
+    assert isinstance(X, xp.ndarray) and X.shape == (B, I) + weight_shape(1, 1, modes)[2:]
+    n_out = out if out is not None else shape
+    y = S.irfft_modes(S.mode_mix(X, xp.asarray(w)), modes, n_out, norm="ortho")
+    ref = reference(x, w, modes, out, "ortho")
+    np.testing.assert_allclose(to_numpy(y), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
+def test_transform_once_two_layers(xp):
+    """Two per-mode layers between one forward and one inverse transform equal one spectral
+    conv with the per-mode product weight (float32 kept throughout)."""
+    rng = np.random.default_rng(601)
+    shape, modes = (12, 10), (6, 8)
+    x, w1 = make(rng, 2, 3, 4, shape, modes, np.float32)
+    _, w2 = make(rng, 2, 4, 2, shape, modes, np.float32)
+    X = S.rfft_modes(xp.asarray(x), modes)
+    Y = S.mode_mix(S.mode_mix(X, xp.asarray(w1)), xp.asarray(w2))
+    y = S.irfft_modes(Y, modes, shape)
+    assert y.dtype == np.float32 and Y.dtype == np.complex64
+    w12 = np.einsum("io...,op...->ip...", w1.astype(complex), w2.astype(complex))
+    ref = reference(x.astype(float), w12, modes)
+    np.testing.assert_allclose(to_numpy(y), ref, atol=2e-5 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="weight must have shape"):
+        S.mode_mix(X, xp.asarray(w2))
+    with pytest.raises(TypeError, match="weight is complex128"):
+        S.mode_mix(X, xp.asarray(w1.astype(np.complex128)))
+    with pytest.raises(ValueError, match="mode dims"):
+        S.irfft_modes(X, (6, 6), shape)

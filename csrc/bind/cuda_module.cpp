@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bind/kron_bind.hpp"
+#include "bind/spectral_bind.hpp"
 #include "cuda/bessel_cuda.cuh"
 
 namespace nb = nanobind;
@@ -110,4 +111,5 @@ NB_MODULE(_cuda, m) {
   m.def("bessel_unary", &bessel_unary, nb::arg("name"), nb::arg("x"), nb::arg("out"),
         nb::arg("stream"), "out = f(x) element-wise on the GPU.");
   fs::bind::register_kron_cuda(m);
+  fs::bind::register_spectral_cuda(m);
 }

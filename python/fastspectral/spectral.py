@@ -20,6 +20,13 @@ putting the modes back, which moves every mode by one frequency; here every mode
 to its own frequency (the ``ifftshift``), so all-modes-kept identity weights reproduce the
 input on odd grids too.
 
+Checkpoints in neuraloperator's older per-corner layout (2**(d-1) weights of shape
+``(in, out, m_1//2, ..., m_d//2)``) convert with :func:`weight_from_corners`.
+
+Frequency-domain models (Transform Once, Poli et al. 2022): :func:`rfft_modes` (transform once
+to a compact kept-mode spectrum in the weight layout), :func:`mode_mix` (a per-mode layer, any
+number of times), :func:`irfft_modes` (transform back once).
+
 ``output_shape`` resamples: each kept frequency is written at its own place in the output
 spectrum (frequencies the output grid cannot hold are dropped; with ``norm="forward"`` the
 result is the same trigonometric polynomial sampled on the new grid).  This differs from
@@ -38,6 +45,12 @@ contracts the channels per mode (over one contiguous mode axis when every weight
 used).  The backward pass (``spectral_conv_backward``) is the exact adjoint: one pruned
 forward transform of ``grad_y``, two contraction kernels, one pruned inverse transform.
 
+GPU: cupy arrays in, cupy out (all array arguments on one device; the work is queued on the
+current cupy stream of that device).  The transforms are cuFFT (``cupy.fft``) over the full
+grid; two CUDA kernels do the per-mode channel contraction (forward and data adjoint) and the
+weight gradient, gathering the kept modes directly from one full half-spectrum and scattering
+them into another.  Same layout, results and gradients as the CPU path.
+
 Example
 -------
 >>> import numpy as np
@@ -49,7 +62,9 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -57,9 +72,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _core
-from ._dispatch import is_cupy_array
+from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
-__all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape"]
+__all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape", "weight_from_corners",
+           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix"]
 
 _NORMS = ("forward", "backward", "ortho")
 _DUAL = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
@@ -75,6 +91,82 @@ def weight_shape(in_channels: int, out_channels: int, n_modes: Sequence[int]) ->
     """
     m = tuple(int(v) for v in n_modes)
     return (int(in_channels), int(out_channels)) + m[:-1] + (m[-1] // 2 + 1,)
+
+
+def corner_slices(n_modes: Sequence[int]) -> list[tuple[slice, ...]]:
+    """Where each corner block of neuraloperator's older weight layout goes in ours.
+
+    Before the centred layout (neuraloperator 0.2/0.3 and the original FNO code), a dense
+    ``SpectralConv`` of ``n_modes = (m_1, ..., m_d)`` held ``2**(d-1)`` weights of shape
+    ``(in, out, h_1, ..., h_d)``, ``h_j = m_j // 2``, one per corner of the half-spectrum: along
+    each non-last dim the low frequencies ``0 .. h_j-1`` (``[:h_j]``) or the negative ones
+    ``-h_j .. -1`` (``[-h_j:]``), along the last dim the first ``h_d`` entries; the corners are
+    enumerated as ``itertools.product`` over the non-last dims of (low, high), the first dim
+    slowest (``weight.0`` = all low).  Entry ``k`` of the returned list is the index (after the
+    two channel dims) of corner ``k`` inside our weight for the same ``n_modes``, whose
+    centred block holds all those frequencies (and, for odd ``m_j`` or the last dim's entry
+    ``h_d``, one more, which the old model never used: leave it zero).
+
+    >>> corner_slices((8, 6))
+    [(slice(4, 8, None), slice(0, 3, None)), (slice(0, 4, None), slice(0, 3, None))]
+    """
+    m = tuple(int(v) for v in n_modes)
+    h = [v // 2 for v in m]
+    out: list[tuple[slice, ...]] = []
+    for bits in itertools.product((0, 1), repeat=len(m) - 1):
+        # centred index of frequency f is f + m//2: low corner 0..h-1, high corner -h..-1
+        sl = [slice(mj // 2, mj // 2 + hj) if b == 0 else slice(mj // 2 - hj, mj // 2)
+              for b, mj, hj in zip(bits, m[:-1], h[:-1])]
+        out.append(tuple(sl) + (slice(0, h[-1]),))
+    return out
+
+
+def weight_from_corners(corners: Sequence[Any], n_modes: Sequence[int]) -> Any:
+    """Our dense weight from the ``2**(d-1)`` corner weights of neuraloperator's older layout.
+
+    corners : sequence of ``2**(d-1)`` complex arrays ``(in, out, m_1//2, ..., m_d//2)`` (numpy or
+        cupy), in neuraloperator's order (``weight.0``, ``weight.1``, ...; see
+        :func:`corner_slices`).
+    n_modes : the ``n_modes`` the old layer was built with, ``(m_1, ..., m_d)``.
+
+    Returns the weight ``(in, out, m_1, ..., m_{d-1}, m_d//2 + 1)`` for :func:`spectral_conv`
+    with the same ``n_modes``: the old layer's output is reproduced exactly (same ``norm``,
+    on every grid the old layer accepted), the entries it had no weight for are zero.
+
+    >>> import numpy as np
+    >>> c = [np.ones((2, 3, 4, 3), complex), 2 * np.ones((2, 3, 4, 3), complex)]
+    >>> weight_from_corners(c, (8, 6))[0, 0, :, :].real
+    array([[2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [2., 2., 2., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.]])
+    """
+    m = tuple(int(v) for v in n_modes)
+    d = len(m)
+    corners = list(corners)
+    if not 1 <= d <= 3:
+        raise ValueError(f"fastspectral.spectral: n_modes must have 1 to 3 entries, got {m}")
+    if len(corners) != 2 ** (d - 1):
+        raise ValueError(f"fastspectral.spectral: {d}-D weights have 2**(d-1) = {2 ** (d - 1)} "
+                         f"corners, got {len(corners)}")
+    first = corners[0]
+    xp = _array_module(**{f"corners[{k}]": c for k, c in enumerate(corners)})
+    expect = tuple(first.shape[:2]) + tuple(v // 2 for v in m)
+    for k, c in enumerate(corners):
+        if tuple(c.shape) != expect:
+            raise ValueError(f"fastspectral.spectral: corners[{k}] has shape {tuple(c.shape)}, "
+                             f"expected {expect} (in, out, *[m // 2 for m in n_modes])")
+        if not xp.iscomplexobj(c):
+            raise TypeError(f"fastspectral.spectral: corners[{k}] must be complex, got {c.dtype}")
+    dtype = xp.result_type(*corners)
+    w = xp.zeros(weight_shape(first.shape[0], first.shape[1], m), dtype=dtype)
+    for c, sl in zip(corners, corner_slices(m)):
+        w[(slice(None), slice(None)) + sl] = c
+    return w
 
 
 # --------------------------------------------------------------------------- transforms
@@ -188,8 +280,18 @@ def _kept_irfftn(Y: np.ndarray, BC: tuple[int, int], shape: tuple[int, ...],
         full[tuple(sl)] = Z
         Z = _fft(full, 2 + j, norm, True)
     if _gemm_last_axis(n, L):
-        Z = np.ascontiguousarray(Z)
-        y = Z.view(rdtype).reshape(-1, 2 * L) @ _dft_matrix(n, L, norm, rdtype, True)
+        Z = np.ascontiguousarray(Z).view(rdtype).reshape(-1, 2 * L)
+        M = _dft_matrix(n, L, norm, rdtype, True)
+        rowbytes = n * rdtype.itemsize
+        if rowbytes % 4096 == 0:
+            # Output rows a multiple of 4 KiB apart alias in the L1 sets, which nearly doubled
+            # the gemm's time (n = 1024 float32: 1.6 -> 0.9 ms for B*C = 2048 rows); writing
+            # into rows padded by 64 bytes avoids it, and y stays a (row-strided) view.
+            pad = 64 // rdtype.itemsize
+            y = np.empty((Z.shape[0], n + pad), dtype=rdtype)[:, :n]
+            np.matmul(Z, M, out=y)
+        else:
+            y = Z @ M
         y = y.reshape(*BC, *shape)
     else:
         y = _irfft(Z, n, norm)
@@ -248,12 +350,34 @@ def _as_int_tuple(v: Any, d: int, name: str) -> tuple[int, ...]:
 
 
 def _check_array(a: Any, name: str) -> np.ndarray:
-    if is_cupy_array(a):
-        raise TypeError(f"fastspectral.spectral: {name} is a cupy array; the GPU path of "
-                        "spectral_conv is not implemented yet, pass NumPy arrays")
-    if not isinstance(a, np.ndarray):
+    # cupy arrays pass through: _array_module has already checked that all arrays agree
+    if not isinstance(a, np.ndarray) and not is_cupy_array(a):
         a = np.asarray(a)
     return a
+
+
+def _array_module(**arrays: Any) -> Any:
+    """numpy when the call runs on the CPU, cupy when every array given (None = not given) is a
+    cupy array on one device; TypeError for a mix of cupy and host arrays, ValueError for
+    arrays on different GPUs."""
+    given = {k: a for k, a in arrays.items() if a is not None}
+    gpu = [k for k, a in given.items() if is_cupy_array(a)]
+    if not gpu:
+        return np
+    host = [k for k in given if k not in gpu]
+    if host:
+        raise TypeError(f"fastspectral.spectral: {gpu[0]} is a cupy array but {host[0]} is "
+                        f"{type(given[host[0]]).__name__}; pass all arrays on one device")
+    first = gpu[0]
+    for k in gpu[1:]:
+        if given[k].device.id != given[first].device.id:
+            raise ValueError(f"fastspectral.spectral: {k} is on GPU {given[k].device.id} but "
+                             f"{first} is on GPU {given[first].device.id}")
+    cp = _cupy()
+    if cp is None:  # pragma: no cover - a cupy array implies an importable cupy
+        raise RuntimeError("fastspectral.spectral: cupy arrays were given but cupy cannot be "
+                           "imported")
+    return cp
 
 
 def _plan(x: np.ndarray, weight: np.ndarray, n_modes: Any, output_shape: Any, norm: str,
@@ -334,13 +458,16 @@ def _check_bias(bias: Any, out_channels: int, d: int, rdtype: np.dtype) -> np.nd
     return bias
 
 
-def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str):
+def _prepare(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str, xp: Any = np):
+    """Validated (x, weight, plan); xp is numpy or cupy (from _array_module)."""
     x = _check_array(x, "x")
     weight = _check_array(weight, "weight")
     if x.dtype.kind in "biu":
         x = x.astype(np.float64)
     p = _plan(x, weight, n_modes, output_shape, norm)
-    return x, np.ascontiguousarray(weight), p
+    if xp is not np:
+        x = xp.ascontiguousarray(x)
+    return x, xp.ascontiguousarray(weight), p
 
 
 _ZERO6 = (np.zeros(1, np.int64),) * 6
@@ -358,6 +485,18 @@ def _flat(a: np.ndarray, K: int) -> np.ndarray:
     return a.reshape(a.shape[0], a.shape[1], 1, 1, K)
 
 
+# With few modes (1-D layers) the C++ kernel's vector loop over modes is too short to pay; one
+# BLAS complex gemm per mode on mode-major copies is then faster (f32, 1 thread, K = 9 modes,
+# B32 C64: contraction 0.57 -> 0.15 ms, whole forward 1.15x, fwd+bwd 1.18x).  At K = 84
+# (2-D 12x7, B8 C32) the whole pipeline was 6-11% slower this way, so only small K uses it.
+_MODE_GEMM_MAX_K = 32
+
+
+def _mode_major(a: np.ndarray, K: int) -> np.ndarray:
+    """(n0, n1, ..., K modes) -> contiguous (K, n0, n1)."""
+    return np.ascontiguousarray(a.reshape(a.shape[0], a.shape[1], K).transpose(2, 0, 1))
+
+
 def _mix(src: np.ndarray, weight: np.ndarray, dst: np.ndarray, p: _Plan, adjoint: bool,
          scale: np.ndarray | None) -> None:
     w1, _, _, w2, _, _ = p.idx
@@ -365,6 +504,15 @@ def _mix(src: np.ndarray, weight: np.ndarray, dst: np.ndarray, p: _Plan, adjoint
     if _flat_modes(p):
         K = r1 * r2 * p.L
         sc = None if scale is None else np.ascontiguousarray(np.tile(scale, r1 * r2))
+        if K <= _MODE_GEMM_MAX_K:
+            W = _mode_major(weight, K)                         # (K, I, O)
+            if adjoint:
+                W = W.conj().transpose(0, 2, 1)                # (K, O, I)
+            R = np.matmul(_mode_major(src, K), W)             # (K, B, P)
+            if sc is not None:
+                R *= sc.astype(R.real.dtype)[:, None, None]
+            dst.reshape(dst.shape[0], dst.shape[1], K)[...] = R.transpose(1, 2, 0)
+            return
         _core.spectral_mix(_flat(src, K), _flat(weight, K), _flat(dst, K), *_ZERO6, K,
                            adjoint, sc)
     else:
@@ -385,6 +533,99 @@ def _forward(x: np.ndarray, weight: np.ndarray, p: _Plan) -> tuple[np.ndarray, n
     return y, X
 
 
+# --------------------------------------------------------------------------- GPU (cupy)
+#
+# cupy in, cupy out.  The transforms are cuFFT through cupy.fft over the full grid (a full
+# transform is cheap on the GPU; pruned ones are future work); the CUDA kernels gather the kept
+# modes from one full half-spectrum and scatter them into another, so the per-mode contraction
+# never materialises a compact copy.  Everything runs on the current cupy stream of x's device.
+
+def _lead(p: _Plan) -> tuple[int, ...]:
+    """(w0_1, r1, off1, w0_2, r2, off2): per leading (padded) mode dim the first kept weight
+    index, the kept count and the weight index of frequency 0 (the kernels' mode description;
+    the kept weight indices of _plan are always one contiguous run)."""
+    out: list[int] = []
+    for j in range(2):
+        w = p.idx[3 * j]
+        out += [int(w[0]), len(w), p.w5[2 + j] // 2]
+    return tuple(out)
+
+
+def _spec5(a: Any) -> Any:
+    """A (B, C, *spatial_half) spectrum viewed as the kernels' 5-D (B, C, N1, N2, N3)."""
+    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
+
+
+def _gpu_irfftn(Y: Any, shape: tuple[int, ...], norm: str, xp: Any, rdtype: np.dtype) -> Any:
+    """irfftn of a half-spectrum Y (B, C, *shape[:-1], shape[-1]//2 + 1) as numpy/pocketfft
+    define it for non-Hermitian input: complex inverse FFTs over the leading dims, then a real
+    inverse along the last dim that ignores the imaginary parts of its zero and Nyquist
+    frequencies.  cuFFT leaves non-Hermitian c2r input undefined, so those imaginary parts are
+    zeroed explicitly (the CPU path and the backward's adjoint rely on this convention).
+    Overwrites Y."""
+    d = len(shape)
+    for j in range(d - 1):
+        Y = xp.fft.ifft(Y, axis=2 + j, norm=norm)
+    n = shape[-1]
+    Y[..., 0] = Y[..., 0].real
+    if n % 2 == 0:
+        Y[..., n // 2] = Y[..., n // 2].real
+    y = xp.fft.irfft(Y, n=n, axis=-1, norm=norm)
+    return xp.ascontiguousarray(y.astype(rdtype, copy=False))
+
+
+def _gpu_spectrum(x: Any, p: _Plan, xp: Any) -> Any:
+    """The full input half-spectrum rfftn(x), contiguous, of the plan's complex dtype."""
+    X = xp.fft.rfftn(x, axes=p.axes, norm=p.norm)
+    return xp.ascontiguousarray(X.astype(p.cdtype, copy=False))
+
+
+def _on_device(a: Any) -> Any:
+    """Context making a's GPU current (cupy); a no-op for NumPy arrays."""
+    return a.device if is_cupy_array(a) else contextlib.nullcontext()
+
+
+def _gpu_stream(xp: Any) -> int:
+    return xp.cuda.get_current_stream().ptr
+
+
+def _gpu_forward(x: Any, weight: Any, p: _Plan, xp: Any, mod: Any = None) -> tuple[Any, Any]:
+    """y and the full input half-spectrum X (what _gpu_backward needs); x, weight contiguous
+    cupy arrays on the current device.  `mod` is the kernel module (default _cuda)."""
+    mod = get_cuda_module() if mod is None else mod
+    B, O = x.shape[0], weight.shape[1]
+    X = _gpu_spectrum(x, p, xp)
+    Y = xp.zeros((B, O) + p.out_shape[:-1] + (_half(p.out_shape[-1]),), dtype=p.cdtype)
+    mod.spectral_mix(_spec5(X), weight.reshape(p.w5), _spec5(Y), *_lead(p), p.L, False, None,
+                     _gpu_stream(xp))
+    return _gpu_irfftn(Y, p.out_shape, p.norm, xp, p.rdtype), X
+
+
+def _gpu_backward(grad_y: Any, X: Any, weight: Any, p: _Plan, xp: Any, need_x: bool = True,
+                  need_w: bool = True, mod: Any = None) -> tuple[Any, Any]:
+    """The CPU _backward's steps on full half-spectra: X from _gpu_forward, grad_y contiguous
+    of the output shape and x's dtype."""
+    mod = get_cuda_module() if mod is None else mod
+    B, I, O = grad_y.shape[0], weight.shape[0], weight.shape[1]
+    stream = _gpu_stream(xp)
+    G = xp.ascontiguousarray(xp.fft.rfftn(grad_y, axes=p.axes, norm=_DUAL[p.norm]).astype(
+        p.cdtype, copy=False))
+    c_out = _hermitian_count(p.out_shape[-1], p.L)
+    c_in = _hermitian_count(p.in_shape[-1], p.L)
+    grad_x = grad_w = None
+    if need_x:
+        GX = xp.zeros((B, I) + p.in_shape[:-1] + (_half(p.in_shape[-1]),), dtype=p.cdtype)
+        mod.spectral_mix(_spec5(G), weight.reshape(p.w5), _spec5(GX), *_lead(p), p.L, True,
+                         xp.asarray(c_out / c_in), stream)
+        grad_x = _gpu_irfftn(GX, p.in_shape, _DUAL[p.norm], xp, p.rdtype)
+    if need_w:
+        # weight entries outside the kept modes (output grid too small) get zero gradient
+        grad_w = xp.zeros(weight.shape, dtype=p.cdtype)
+        mod.spectral_weight_grad(_spec5(X), _spec5(G), grad_w.reshape(p.w5), *_lead(p), p.L,
+                                 xp.asarray(c_out), stream)
+    return grad_x, grad_w
+
+
 def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
                   output_shape: Sequence[int] | None = None, norm: str = "forward",
                   bias: Any = None) -> np.ndarray:
@@ -393,7 +634,8 @@ def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
     Parameters
     ----------
     x : (batch, in_channels, n_1, ..., n_d) float32 or float64, d = 1, 2 or 3
-        (integers become float64).
+        (integers become float64).  NumPy arrays run on the CPU, cupy arrays on their GPU
+        (then weight, bias and the result are cupy arrays on the same device).
     weight : (in_channels, out_channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex64 (float32
         x) or complex128 (float64 x); see the module docstring for which frequency each weight
         entry multiplies (neuraloperator's layout).
@@ -406,7 +648,9 @@ def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
 
     Returns
     -------
-    y : (batch, out_channels, *output_shape), the dtype of x.
+    y : (batch, out_channels, *output_shape), the dtype of x.  On the CPU, when a row of the
+        last dim is a multiple of 4 KiB (e.g. 1024 float32), y is a view with padded rows (not
+        C-contiguous): writing such rows back to back costs a cache-aliasing penalty.
 
     Example
     -------
@@ -416,11 +660,17 @@ def spectral_conv(x: Any, weight: Any, n_modes: int | Sequence[int], *,
     >>> spectral_conv(x, w, 4, output_shape=(5,))[0, :, 0]
     array([2., 2., 2.])
     """
-    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    xp = _array_module(x=x, weight=weight, bias=bias)
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm, xp)
     b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
-    y, _ = _forward(x, weight, p)
+    if xp is np:
+        y, _ = _forward(x, weight, p)
+    else:
+        with _on_device(x):
+            y, _ = _gpu_forward(x, weight, p, xp)
     if b is not None:
-        y += b.reshape((weight.shape[1],) + (1,) * p.d).astype(p.rdtype, copy=False)
+        with _on_device(x):
+            y += b.reshape((weight.shape[1],) + (1,) * p.d).astype(p.rdtype, copy=False)
     return y
 
 
@@ -450,7 +700,12 @@ def _backward(grad_y: np.ndarray, X: np.ndarray, weight: np.ndarray, p: _Plan,
             weight.shape, dtype=p.cdtype)
         if p.L < p.w5[4]:
             grad_w.reshape(p.w5)[..., p.L:] = 0
-        if _flat_modes(p):
+        if _flat_modes(p) and r1 * r2 * p.L <= _MODE_GEMM_MAX_K:
+            K = r1 * r2 * p.L
+            R = np.matmul(_mode_major(X, K).conj().transpose(0, 2, 1), _mode_major(G, K))
+            R *= np.tile(c_out, r1 * r2).astype(R.real.dtype)[:, None, None]   # (K, I, O)
+            grad_w.reshape(I, O, K)[...] = R.transpose(1, 2, 0)
+        elif _flat_modes(p):
             K = r1 * r2 * p.L
             _core.spectral_weight_grad(_flat(X, K), _flat(G, K), grad_w.reshape(I, O, 1, 1, K),
                                        *_ZERO6, K, np.tile(c_out, r1 * r2))
@@ -481,18 +736,152 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
     >>> gx.shape, gw.shape, gb
     ((2, 3, 10), (3, 4, 4), None)
     """
-    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm)
+    xp = _array_module(grad_y=grad_y, x=x, weight=weight, bias=bias)
+    x, weight, p = _prepare(x, weight, n_modes, output_shape, norm, xp)
     b = _check_bias(bias, weight.shape[1], p.d, p.rdtype)
     grad_y = _check_array(grad_y, "grad_y")
     expect = (x.shape[0], weight.shape[1], *p.out_shape)
     if tuple(grad_y.shape) != expect:
         raise ValueError(f"fastspectral.spectral: grad_y has shape {tuple(grad_y.shape)}, "
                          f"expected the output shape {expect}")
-    grad_y = grad_y.astype(p.rdtype, copy=False)
-    w1, s1, d1, w2, s2, d2 = p.idx
-    X = _kept_rfftn(x, p.in_shape, (s1, s2), p.L, p.norm, p.cdtype)
-    grad_x, grad_w = _backward(grad_y, X, weight, p)
-    grad_b = None
-    if b is not None:
-        grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
+    if grad_y.dtype.kind not in "biuf":
+        raise TypeError(f"fastspectral.spectral: grad_y must be real, got {grad_y.dtype}")
+    with _on_device(x):
+        grad_y = xp.ascontiguousarray(grad_y.astype(p.rdtype, copy=False))
+        if xp is np:
+            w1, s1, d1, w2, s2, d2 = p.idx
+            X = _kept_rfftn(x, p.in_shape, (s1, s2), p.L, p.norm, p.cdtype)
+            grad_x, grad_w = _backward(grad_y, X, weight, p)
+        else:
+            grad_x, grad_w = _gpu_backward(grad_y, _gpu_spectrum(x, p, xp), weight, p, xp)
+        grad_b = None
+        if b is not None:
+            grad_b = grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
     return grad_x, grad_w, grad_b
+
+
+# --------------------------------------------------------------------------- transform once (T1)
+#
+# Frequency-domain models (Poli et al., "Transform Once", 2022) transform once, apply several
+# per-mode layers to the kept modes, and transform back once.  The three pieces below are the
+# pieces of spectral_conv, exposed on compact kept-mode spectra in the weight layout, so
+#     spectral_conv(x, w, m, output_shape=s) == irfft_modes(mode_mix(rfft_modes(x, m), w), m, s)
+
+def _modes_plan(B: int, C: int, grid: tuple[int, ...], rdtype: np.dtype, n_modes: Any,
+                output_shape: Any, norm: str) -> _Plan:
+    # _plan reads only shapes and dtypes: zero-stride stand-ins for x and the weight
+    x = np.broadcast_to(np.zeros((), rdtype), (B, C) + grid)
+    d = len(grid)
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    w = np.broadcast_to(np.zeros((), _COMPLEX_OF[np.dtype(rdtype)]), weight_shape(C, 1, modes))
+    return _plan(x, w, modes, output_shape, norm)
+
+
+def rfft_modes(x: Any, n_modes: int | Sequence[int], *, norm: str = "forward") -> Any:
+    """The kept modes of ``rfftn(x)`` as a compact spectrum in the weight layout.
+
+    x : (batch, channels, n_1, ..., n_d) float32/float64, numpy or cupy, d = 1, 2, 3.
+    Returns ``X`` of shape ``(batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1)``, complex64 /
+    complex128: entry ``[..., a_1, ..., a_d]`` is the frequency ``(a_1 - m_1//2, ...,
+    a_{d-1} - m_{d-1}//2, a_d)`` (the module docstring's layout), so :func:`mode_mix` applies a
+    dense weight to it directly.
+
+    >>> import numpy as np
+    >>> x = np.cos(2 * np.pi * np.arange(8) / 8)[None, None]   # frequency 1, norm="forward"
+    >>> np.abs(rfft_modes(x, 4)[0, 0]).round(12)
+    array([0. , 0.5, 0. ])
+    """
+    xp = _array_module(x=x)
+    x = _check_array(x, "x")
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    if x.ndim < 3 or x.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    B, C, grid = x.shape[0], x.shape[1], tuple(int(s) for s in x.shape[2:])
+    if x.dtype not in _COMPLEX_OF:
+        raise TypeError(f"fastspectral.spectral: x must be float32 or float64, got {x.dtype}")
+    p = _modes_plan(B, C, grid, x.dtype, n_modes, None, norm)
+    w1, s1, d1, w2, s2, d2 = p.idx
+    if xp is np:
+        X = _kept_rfftn(np.ascontiguousarray(x), p.in_shape, (s1, s2), p.L, norm, p.cdtype)
+    else:
+        with _on_device(x):
+            X = _spec5(_gpu_spectrum(xp.ascontiguousarray(x), p, xp))
+            X = xp.take(xp.take(X, xp.asarray(s1), axis=2), xp.asarray(s2), axis=3)
+            X = xp.ascontiguousarray(X[..., :p.L])
+    return X.reshape((B, C) + weight_shape(1, 1, p.n_modes)[2:])
+
+
+def _check_modes_spectrum(X: Any, name: str) -> Any:
+    X = _check_array(X, name)
+    if X.ndim < 3 or X.ndim > 5 or not np.iscomplexobj(X) or X.dtype not in (
+            np.complex64, np.complex128):
+        raise TypeError(f"fastspectral.spectral: {name} must be a complex64/complex128 array "
+                        f"(batch, channels, *modes) with 1 to 3 mode dims, got {X.dtype} "
+                        f"{tuple(X.shape)}")
+    return X
+
+
+def irfft_modes(X: Any, n_modes: int | Sequence[int], output_shape: Sequence[int], *,
+                norm: str = "forward") -> Any:
+    """Inverse of :func:`rfft_modes`: the real signal on the grid ``output_shape`` whose
+    half-spectrum is ``X`` at the kept modes and zero elsewhere (frequencies the grid cannot
+    hold are dropped, as :func:`spectral_conv` does).
+
+    X : (batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex, numpy or cupy.
+    Returns (batch, channels, *output_shape), float32 for complex64 X, else float64.
+    """
+    xp = _array_module(X=X)
+    X = _check_modes_spectrum(X, "X")
+    d = X.ndim - 2
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    if tuple(X.shape[2:]) != weight_shape(1, 1, modes)[2:]:
+        raise ValueError(f"fastspectral.spectral: X has mode dims {tuple(X.shape[2:])}, expected "
+                         f"{weight_shape(1, 1, modes)[2:]} for n_modes = {modes}")
+    rdtype = np.dtype(np.float32 if X.dtype == np.complex64 else np.float64)
+    B, C = X.shape[0], X.shape[1]
+    # the mode grid itself is the smallest input grid holding every kept mode
+    p = _modes_plan(B, C, modes, rdtype, modes, output_shape, norm)
+    w1, s1, d1, w2, s2, d2 = p.idx
+    with _on_device(X):
+        X5 = X.reshape((B, C) + tuple(p.w5[2:]))
+        Y = xp.take(xp.take(X5, xp.asarray(w1), axis=2), xp.asarray(w2), axis=3)
+        Y = xp.ascontiguousarray(Y[..., :p.L])
+        if xp is np:
+            return _kept_irfftn(Y, (B, C), p.out_shape, (d1, d2), norm, rdtype)
+        full = xp.zeros((B, C) + p.out_shape[:-1] + (_half(p.out_shape[-1]),), dtype=p.cdtype)
+        f5 = _spec5(full)
+        f5[:, :, xp.asarray(d1)[:, None], xp.asarray(d2)[None, :], :p.L] = Y
+        return _gpu_irfftn(full, p.out_shape, norm, xp, rdtype)
+
+
+def mode_mix(X: Any, weight: Any) -> Any:
+    """Per-mode channel contraction on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k]
+    W[i, o, k]`` for every mode ``k``.
+
+    X : (batch, in, *modes) complex; weight : (in, out, *modes) of X's dtype; numpy (C++/OpenMP
+    kernel) or cupy (CUDA kernel).  Returns (batch, out, *modes).
+    """
+    xp = _array_module(X=X, weight=weight)
+    X = _check_modes_spectrum(X, "X")
+    weight = _check_array(weight, "weight")
+    if weight.dtype != X.dtype:
+        raise TypeError(f"fastspectral.spectral: weight is {weight.dtype} but X is {X.dtype}")
+    if weight.ndim != X.ndim or weight.shape[0] != X.shape[1] or \
+            tuple(weight.shape[2:]) != tuple(X.shape[2:]):
+        raise ValueError(f"fastspectral.spectral: weight must have shape (in, out, *modes) = "
+                         f"({X.shape[1]}, out, {', '.join(map(str, X.shape[2:]))}), got "
+                         f"{tuple(weight.shape)}")
+    B, I, O = X.shape[0], X.shape[1], weight.shape[1]
+    K = int(np.prod(X.shape[2:]))
+    with _on_device(X):
+        X5 = xp.ascontiguousarray(X).reshape(B, I, 1, 1, K)
+        W5 = xp.ascontiguousarray(weight).reshape(I, O, 1, 1, K)
+        Y = xp.empty((B, O, 1, 1, K), dtype=X.dtype)
+        if xp is np:
+            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None)
+        else:
+            get_cuda_module().spectral_mix(X5, W5, Y, 0, 1, 0, 0, 1, 0, K, False, None,
+                                           _gpu_stream(xp))
+    return Y.reshape((B, O) + tuple(X.shape[2:]))

@@ -1,14 +1,25 @@
 """Optional torch front end: ``SpectralConv`` (nn.Module) and its autograd Function.
 
-Needs torch (``pip install 'fastspectral[torch]'``); the rest of fastspectral does not.  CPU
-tensors only for now: the Function hands the arrays to :mod:`fastspectral.spectral` without
-copies (``Tensor.numpy()``) and wraps the results with ``torch.from_numpy``.  The forward saves
-the input's half-spectrum, so the backward costs one forward and one inverse transform.
+Needs torch (``pip install 'fastspectral[torch]'``); the rest of fastspectral does not.  The
+Function hands the tensors to :mod:`fastspectral.spectral` without copies: CPU tensors as NumPy
+arrays (``Tensor.numpy()`` / ``torch.from_numpy``), CUDA tensors as cupy arrays (through
+``__cuda_array_interface__``; needs cupy, ``pip install 'fastspectral[gpu]'``), with cupy's
+current stream set to torch's current stream of the tensor's device, so the work is ordered
+with torch's own.  The forward saves the input's half-spectrum, so the backward costs one
+forward and one inverse transform.
 
 ``SpectralConv(in_channels, out_channels, n_modes, bias=True, fft_norm="forward")`` keeps the
 dense layout of neuraloperator's ``SpectralConv``: parameter ``weight`` of shape
 ``(in, out, m_1, ..., m_{d-1}, m_d // 2 + 1)`` complex64 and ``bias`` of shape
-``(out, 1, ..., 1)``, so those two state_dict entries load into it.
+``(out, 1, ..., 1)``.  ``load_state_dict`` also accepts neuraloperator's own key names:
+``weight.tensor`` (current neuraloperator: tensorly-torch's ``DenseTensor`` keeps the dense
+weight as its parameter ``tensor``; complex, or real with a trailing (re, im) dim as the
+``ComplexDense`` tensors store it) and the older corner layout ``weight.0.tensor``,
+``weight.1.tensor``, ... (converted with :func:`fastspectral.spectral.weight_from_corners`;
+build the module with the old layer's ``n_modes`` and ``fft_norm``, which was "backward" in
+those versions), and a bias with a leading ``n_layers = 1`` dim.
+:meth:`SpectralConv.neuraloperator_state_dict` writes ``weight.tensor`` / ``bias`` for loading
+back into neuraloperator.
 
 Example
 -------
@@ -20,33 +31,69 @@ torch.Size([2, 4, 16, 16])
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from . import spectral as _S
+from ._dispatch import _cupy
 
 __all__ = ["SpectralConv", "spectral_conv"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
     if t.device.type != "cpu":
-        raise TypeError(f"fastspectral.torch: {name} is on {t.device}; only CPU tensors are "
-                        "supported so far")
+        raise TypeError(f"fastspectral.torch: {name} is on {t.device} but x is on the CPU; "
+                        "pass all tensors on one device")
     return t.detach().resolve_conj().numpy()
+
+
+def _check_cuda(x: torch.Tensor, **others: torch.Tensor | None) -> None:
+    for name, t in others.items():
+        if t is not None and t.device != x.device:
+            raise TypeError(f"fastspectral.torch: x is on {x.device} but {name} is on "
+                            f"{t.device}; pass all tensors on one device")
+
+
+@contextlib.contextmanager
+def _cupy_on_torch_stream(device: torch.device) -> Iterator[Any]:
+    """cupy, with `device` current and torch's current stream there as cupy's stream."""
+    cp = _cupy()
+    if cp is None:
+        raise RuntimeError("fastspectral.torch: CUDA tensors need cupy (pip install "
+                           "'fastspectral[gpu]'), which cannot be imported")
+    stream = torch.cuda.current_stream(device)
+    with cp.cuda.Device(device.index), cp.cuda.ExternalStream(stream.cuda_stream):
+        yield cp
+
+
+def _dev(cp: Any, t: torch.Tensor) -> Any:
+    # a zero-copy cupy view (torch's __cuda_array_interface__ refuses tensors needing grad)
+    return cp.asarray(t.detach().resolve_conj())
 
 
 class _SpectralConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n_modes, output_shape, norm):
-        xn, wn, p = _S._prepare(_host(x, "x"), _host(weight, "weight"), n_modes, output_shape,
-                                norm)
-        y, X = _S._forward(xn, wn, p)
+        if x.is_cuda:
+            _check_cuda(x, weight=weight, bias=bias)
+            with _cupy_on_torch_stream(x.device) as cp:
+                xn, wn, p = _S._prepare(_dev(cp, x), _dev(cp, weight), n_modes, output_shape,
+                                        norm, cp)
+                y, X = _S._gpu_forward(xn, wn, p, cp)
+                out = torch.as_tensor(y, device=x.device)
+        else:
+            xn, wn, p = _S._prepare(_host(x, "x"), _host(weight, "weight"), n_modes,
+                                    output_shape, norm)
+            if bias is not None:
+                _host(bias, "bias")
+            y, X = _S._forward(xn, wn, p)
+            out = torch.from_numpy(y)
         ctx.plan, ctx.X, ctx.w = p, X, wn
         ctx.bias_shape = None if bias is None else bias.shape
-        out = torch.from_numpy(y)
         if bias is not None:
             out = out + bias.reshape((-1,) + (1,) * p.d)
         return out
@@ -55,13 +102,22 @@ class _SpectralConvFunction(torch.autograd.Function):
     def backward(ctx, grad_y):
         p = ctx.plan
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = np.ascontiguousarray(_host(grad_y, "grad_y"), dtype=p.rdtype)
-        gx, gw = _S._backward(g, ctx.X, ctx.w, p, need_x=need_x, need_w=need_w)
+        if grad_y.is_cuda:
+            with _cupy_on_torch_stream(grad_y.device) as cp:
+                g = cp.ascontiguousarray(_dev(cp, grad_y).astype(p.rdtype, copy=False))
+                gx, gw = _S._gpu_backward(g, ctx.X, ctx.w, p, cp, need_x=need_x,
+                                          need_w=need_w)
+                gx = None if gx is None else torch.as_tensor(gx, device=grad_y.device)
+                gw = None if gw is None else torch.as_tensor(gw, device=grad_y.device)
+        else:
+            g = np.ascontiguousarray(_host(grad_y, "grad_y"), dtype=p.rdtype)
+            gx, gw = _S._backward(g, ctx.X, ctx.w, p, need_x=need_x, need_w=need_w)
+            gx = None if gx is None else torch.from_numpy(gx)
+            gw = None if gw is None else torch.from_numpy(gw)
         gb = None
         if need_b:
             gb = grad_y.sum(dim=(0,) + p.axes).reshape(ctx.bias_shape)
-        return (None if gx is None else torch.from_numpy(gx),
-                None if gw is None else torch.from_numpy(gw), gb, None, None, None)
+        return gx, gw, gb, None, None, None
 
 
 def spectral_conv(x: torch.Tensor, weight: torch.Tensor, n_modes: int | Sequence[int], *,
@@ -117,6 +173,49 @@ class SpectralConv(torch.nn.Module):
     def forward(self, x: torch.Tensor, output_shape: Sequence[int] | None = None):
         return spectral_conv(x, self.weight, self.n_modes, output_shape=output_shape,
                              norm=self.fft_norm, bias=self.bias)
+
+    def neuraloperator_state_dict(self) -> dict[str, torch.Tensor]:
+        """This layer's parameters under neuraloperator's key names (``weight.tensor``,
+        ``bias``), for ``neuralop.layers.spectral_convolution.SpectralConv.load_state_dict``."""
+        out = {"weight.tensor": self.weight.detach().clone()}
+        if self.bias is not None:
+            out["bias"] = self.bias.detach().clone()
+        return out
+
+    def _complex_weight(self, t: torch.Tensor, key: str) -> torch.Tensor:
+        # tensorly-torch's Complex* tensors store view_as_real(weight): a trailing (re, im) dim
+        if not t.is_complex():
+            if t.shape[-1:] != (2,):
+                raise ValueError(f"fastspectral.torch.SpectralConv: {key} is real with shape "
+                                 f"{tuple(t.shape)}; expected complex or (..., 2) (re, im)")
+            t = torch.view_as_complex(t.contiguous())
+        return t.to(self.weight.dtype)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # Map neuraloperator's key names onto ours before the standard loading.
+        d = len(self.n_modes)
+        dense, corners = prefix + "weight.tensor", [
+            f"{prefix}weight.{k}.tensor" for k in range(2 ** (d - 1))]
+        if dense in state_dict and prefix + "weight" not in state_dict:
+            state_dict[prefix + "weight"] = self._complex_weight(state_dict.pop(dense), dense)
+        elif all(k in state_dict for k in corners) and prefix + "weight" not in state_dict:
+            parts = [self._complex_weight(state_dict.pop(k), k) for k in corners]
+            w = torch.zeros(self.weight.shape, dtype=self.weight.dtype, device=parts[0].device)
+            for part, sl in zip(parts, _S.corner_slices(self.n_modes)):
+                if tuple(part.shape) != tuple(w[(slice(None), slice(None)) + sl].shape):
+                    raise ValueError(
+                        f"fastspectral.torch.SpectralConv: corner weight of shape "
+                        f"{tuple(part.shape)} does not fit n_modes={self.n_modes} "
+                        f"(expected (in, out, *[m // 2 for m in n_modes]))")
+                w[(slice(None), slice(None)) + sl] = part
+            state_dict[prefix + "weight"] = w
+        b = state_dict.get(prefix + "bias")
+        if (self.bias is not None and b is not None and b.dim() == self.bias.dim() + 1
+                and b.shape[0] == 1):
+            state_dict[prefix + "bias"] = b[0]      # older versions: (n_layers, out, 1, ...)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, "

@@ -13,15 +13,22 @@ inputs: the NumPy reference pipeline (rfftn, fftshift, slice, einsum, zero spect
 ifftshift, irfftn; forward only) and, when torch imports, neuraloperator's algorithm written in
 torch (rfftn, fftshift, slice, einsum, scatter, fftshift, irfftn; backward by autograd) run with
 torch.set_num_threads equal to fastspectral's thread count.
+
+GPU cases (only with a CUDA build, a visible device and cupy; same shapes): fastspectral on cupy
+arrays (cuFFT transforms + the CUDA contraction kernels) against neuraloperator's algorithm in
+torch on the GPU (forward, and forward+backward by autograd) when torch sees a CUDA device,
+otherwise against the same pipeline written in cupy (forward only).  Both are timed with CUDA
+events on the legacy default stream, which torch and cupy both use by default.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from . import BenchConfig
-from ._harness import Case, Prepared
+from ._harness import Case, Prepared, cupy_timer
 
 NAME = "spectral"
 DESCRIPTION = "FNO spectral convolution forward and forward+backward vs NumPy and torch pipelines"
@@ -38,22 +45,24 @@ SHAPES = [
 ]
 
 
-def numpy_reference(x: np.ndarray, w: np.ndarray, modes: tuple[int, ...]) -> np.ndarray:
+def numpy_reference(x: np.ndarray, w: np.ndarray, modes: tuple[int, ...],
+                    xp: Any = np) -> np.ndarray:
+    """The reference pipeline; ``xp=cupy`` runs it on the GPU (cupy in, cupy out)."""
     d = x.ndim - 2
     axes = tuple(range(2, 2 + d))
-    X = np.fft.rfftn(x, axes=axes, norm="forward")
+    X = xp.fft.rfftn(x, axes=axes, norm="forward")
     if d > 1:
-        X = np.fft.fftshift(X, axes=axes[:-1])
+        X = xp.fft.fftshift(X, axes=axes[:-1])
     sl = [slice(None), slice(None)]
     for j in range(d - 1):
         c = x.shape[2 + j] // 2
         sl.append(slice(c - modes[j] // 2, c + modes[j] - modes[j] // 2))
     sl.append(slice(0, w.shape[-1]))
-    Y = np.zeros((x.shape[0], w.shape[1]) + X.shape[2:], X.dtype)
-    Y[tuple(sl)] = np.einsum("bi...,io...->bo...", X[tuple(sl)], w)
+    Y = xp.zeros((x.shape[0], w.shape[1]) + X.shape[2:], X.dtype)
+    Y[tuple(sl)] = xp.einsum("bi...,io...->bo...", X[tuple(sl)], w)
     if d > 1:
-        Y = np.fft.ifftshift(Y, axes=axes[:-1])
-    return np.fft.irfftn(Y, s=x.shape[2:], axes=axes, norm="forward")
+        Y = xp.fft.ifftshift(Y, axes=axes[:-1])
+    return xp.fft.irfftn(Y, s=x.shape[2:], axes=axes, norm="forward")
 
 
 def torch_neuraloperator(torch: Any, x: Any, w: Any, modes: tuple[int, ...]) -> Any:
@@ -67,7 +76,8 @@ def torch_neuraloperator(torch: Any, x: Any, w: Any, modes: tuple[int, ...]) -> 
         c = x.shape[2 + j] // 2
         sl.append(slice(c - modes[j] // 2, c + modes[j] - modes[j] // 2))
     sl.append(slice(0, w.shape[-1]))
-    out = torch.zeros((x.shape[0], w.shape[1]) + tuple(X.shape[2:]), dtype=X.dtype)
+    out = torch.zeros((x.shape[0], w.shape[1]) + tuple(X.shape[2:]), dtype=X.dtype,
+                      device=X.device)
     out[tuple(sl)] = torch.einsum("bi...,io...->bo...", X[tuple(sl)], w)
     if d > 1:
         out = torch.fft.fftshift(out, dim=dims[:-1])
@@ -101,17 +111,123 @@ def _ours_fwd_bwd(x, w, g, modes):
     return y, S._backward(g, X, ww, p)
 
 
+def _host(a: Any) -> np.ndarray:
+    if hasattr(a, "get"):                      # cupy
+        return a.get()
+    if type(a).__module__.startswith("torch"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
 def _rel(a: Any, b: Any) -> float:
     # complex128 keeps the imaginary parts of weight gradients (float64 would drop them)
-    a, b = np.asarray(a, np.complex128), np.asarray(b, np.complex128)
+    a, b = _host(a).astype(np.complex128), _host(b).astype(np.complex128)
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def cases(config: BenchConfig) -> list[Case]:
-    if config.device == "gpu":
-        return []
+def _ours_fwd_bwd_gpu(x, w, g, modes):
+    import cupy
+
+    from fastspectral import spectral as S
+
+    xx, ww, p = S._prepare(x, w, modes, None, "forward", cupy)
+    y, X = S._gpu_forward(xx, ww, p, cupy)
+    return y, S._gpu_backward(g, X, ww, p, cupy)
+
+
+def gpu_available() -> bool:
+    """A CUDA build, a visible device and an importable cupy."""
+    import fastspectral
+
+    if not fastspectral.has_cuda():
+        return False
+    try:
+        import cupy  # noqa: F401
+    except Exception:  # ImportError, or a cupy that cannot find its CUDA libraries
+        return False
+    return True
+
+
+def _gpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
     torch = _torch()
+    if torch is not None and not torch.cuda.is_available():
+        torch = None
+    out: list[Case] = []
+    for label, full, small in SHAPES:
+        B, C, shape, modes = small if quick else full
+        n = B * C * int(np.prod(shape))
+        params = {"B": B, "C": C, "shape": list(shape), "n_modes": list(modes)}
+        inp = f"{label} B{B} C{C} {'x'.join(map(str, shape))} m{modes[0]}"
+
+        def prep_fwd(B=B, C=C, shape=shape, modes=modes) -> Prepared:
+            import cupy
+
+            from fastspectral.spectral import spectral_conv
+
+            x, w, _ = _inputs(B, C, shape, modes, config.seed)
+            xd, wd = cupy.asarray(x), cupy.asarray(w)
+            if torch is None:
+                theirs = lambda: numpy_reference(xd, wd, modes, cupy)  # noqa: E731
+            else:
+                xt, wt = torch.as_tensor(xd, device="cuda"), torch.as_tensor(wd, device="cuda")
+
+                def theirs():
+                    with torch.no_grad():
+                        return torch_neuraloperator(torch, xt, wt, modes)
+
+            return Prepared(ours=lambda: spectral_conv(xd, wd, modes), theirs=theirs,
+                            ours_timer=cupy_timer, theirs_timer=cupy_timer,
+                            metrics=lambda a, b: {"rel_diff": _rel(a, b)})
+
+        def prep_bwd(B=B, C=C, shape=shape, modes=modes) -> Prepared:
+            import cupy
+
+            x, w, g = _inputs(B, C, shape, modes, config.seed)
+            xd, wd, gd = cupy.asarray(x), cupy.asarray(w), cupy.asarray(g)
+            xt = torch.tensor(x, device="cuda", requires_grad=True)
+            wt = torch.tensor(w, device="cuda", requires_grad=True)
+            gt = torch.tensor(g, device="cuda")
+
+            def theirs():
+                xt.grad = wt.grad = None
+                y = torch_neuraloperator(torch, xt, wt, modes)
+                y.backward(gt)
+                return xt.grad, wt.grad
+
+            def metrics(a, b) -> dict[str, float]:
+                return {"rel_diff_grad_x": _rel(a[1][0], b[0]),
+                        "rel_diff_grad_w": _rel(a[1][1], b[1])}
+
+            return Prepared(ours=lambda: _ours_fwd_bwd_gpu(xd, wd, gd, modes), theirs=theirs,
+                            ours_timer=cupy_timer, theirs_timer=cupy_timer, metrics=metrics)
+
+        if torch is None:
+            competitor, kernels = "cupy reference pipeline", (("forward", prep_fwd),)
+        else:
+            competitor = (f"torch {torch.__version__.split('+')[0]} CUDA neuraloperator "
+                          "algorithm")
+            kernels = (("forward", prep_fwd), ("fwd+bwd", prep_bwd))
+        for kernel, prep in kernels:
+            out.append(Case(suite=NAME, kernel=kernel, competitor=competitor, input=inp, n=n,
+                            dtype="f32", threads=None, competitor_threads=None, prepare=prep,
+                            device="gpu", competitor_device="gpu", params=params))
+    return out
+
+
+def cases(config: BenchConfig) -> list[Case]:
+    """CPU cases for every thread count and shape (unless device is "gpu"), then GPU cases."""
     quick = config.quick or config.size_scale < 1
+    out = _cpu_cases(config, quick) if config.device in ("cpu", "all") else []
+    if config.device == "gpu" and not gpu_available():
+        print("spectral: no GPU cases (needs a CUDA build of fastspectral, a visible GPU and "
+              "cupy)", file=sys.stderr)
+    if config.device in ("gpu", "all") and gpu_available():
+        out += _gpu_cases(config, quick)
+    return out
+
+
+def _cpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
+    torch = _torch()
     out: list[Case] = []
     for threads in config.threads:
         for label, full, small in SHAPES:
