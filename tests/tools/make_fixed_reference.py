@@ -6,6 +6,8 @@ Writes tests/data/bessel_fixed_reference.npz with, per dtype (f64, f32):
   x_<dt>          the inputs (float32 inputs are float32 numbers, so the reference is exact for
                   what the float32 loops see), all > 0; odd/even symmetry is tested separately
   <name>_<dt>     the true value rounded to float64 (inf / 0 where it leaves float64's range)
+  <name>_lo_<dt>  true value minus <name>_<dt>, rounded to float64 (0 where that is inf / 0), so
+                  that float64 errors can be measured in fractions of an ulp
   group_<dt>      'loguniform', 'huge' or the name of the threshold a point was placed around
 
 Points: log-uniform from 1e-300 (float32: 1e-45) up to 1e4, log-uniform on to 1e300
@@ -53,12 +55,18 @@ def _certified(fn):
     raise ValueError("could not certify an Arb value")
 
 
-def _to_float(r: arb) -> float:
-    s = r.mid().str(30, radius=False)
-    return float(s)  # correctly rounded; 'e-400' -> 0.0, 'e+400' -> inf
+def _to_float(r: arb) -> tuple[float, float]:
+    """(hi, lo): hi = r rounded to float64, lo = (r - hi) rounded."""
+    if not r.is_finite() or r.mid() == 0 or r.rad() > abs(r.mid()) * arb("1e-25"):
+        raise ValueError(f"uncertified reference value {r}")
+    hi = float(r.mid().str(40, radius=False))  # correctly rounded; 'e-400' -> 0, 'e+400' -> inf
+    if hi == 0.0 or hi in (float("inf"), float("-inf")):
+        return hi, 0.0
+    ctx.prec = 256
+    return hi, float((r - arb(hi)).mid().str(20, radius=False))
 
 
-def reference(x: float) -> dict[str, float]:
+def reference(x: float) -> dict[str, tuple[float, float]]:
     """All eight functions at x > 0 (x exactly representable)."""
     ax = arb(float(x))  # exact: a double converts to a point ball
     out = {}
@@ -68,7 +76,10 @@ def reference(x: float) -> dict[str, float]:
         ctx.prec = 256
         ep, em = ax.exp(), (-ax).exp()
         out[f"i{n}e"], out[f"k{n}e"] = _to_float(ie), _to_float(ke)
-        out[f"i{n}"], out[f"k{n}"] = _to_float(ie * ep), _to_float(ke * em)
+        if x > 1000.0:  # e^x and e^-x leave any float range (Arb's balls turn unbounded there)
+            out[f"i{n}"], out[f"k{n}"] = (float("inf"), 0.0), (0.0, 0.0)
+        else:
+            out[f"i{n}"], out[f"k{n}"] = _to_float(ie * ep), _to_float(ke * em)
     return out
 
 
@@ -112,14 +123,16 @@ def main() -> None:
         t0 = time.time()
         x, groups = points(dt, args.scale, rng)
         vals = {name: np.empty(len(x)) for name in NAMES}
+        los = {name: np.empty(len(x)) for name in NAMES}
         for i, xi in enumerate(x):
             r = reference(float(xi))
             for name in NAMES:
-                vals[name][i] = r[name]
+                vals[name][i], los[name][i] = r[name]
         data[f"x_{dt}"] = x
         data[f"group_{dt}"] = np.array(groups)
         for name in NAMES:
             data[f"{name}_{dt}"] = vals[name]
+            data[f"{name}_lo_{dt}"] = los[name]
         print(f"{dt}: {len(x)} points in {time.time() - t0:.0f} s")
     np.savez_compressed(args.out, **data)
     print("wrote", args.out)

@@ -1,0 +1,167 @@
+"""i0, i0e, i1, i1e, k0, k0e, k1, k1e (fastspectral/bessel_fixed.hpp) against Arb and SciPy.
+
+Reference: tests/data/bessel_fixed_reference.npz (tests/tools/make_fixed_reference.py): Arb
+values at log-uniform x from the smallest subnormal to ~1e300 and dense around every switch of
+form (x = 1, 4, 12, the exp split) and the over/underflow points. Errors are in ulps of the true
+value in the tested dtype (subnormal results: in units of the smallest subnormal).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import fastspectral
+from fastspectral import special
+
+from conftest import to_numpy
+
+NAMES = ("i0", "i0e", "i1", "i1e", "k0", "k0e", "k1", "k1e")
+DATA = os.path.join(os.path.dirname(__file__), "data", "bessel_fixed_reference.npz")
+DTYPES = {"f64": np.float64, "f32": np.float32}
+
+# Max error in ulps over the reference set: measured maxima (CPU, glibc) rounded up by about
+# half an ulp. float32 is computed in float arithmetic with its own shorter tables, so a few
+# float roundings (exp, sqrt, division, the polynomial) add up to 2-3 ulps at worst.
+MAX_ULP = {
+    "f64": {"i0": 2.5, "i0e": 2.5, "i1": 2.5, "i1e": 2.5, "k0": 2.5, "k0e": 2.5, "k1": 2.5,
+            "k1e": 2.5},
+    "f32": {"i0": 3.5, "i0e": 3.0, "i1": 3.0, "i1e": 3.0, "k0": 3.0, "k0e": 2.5, "k1": 3.0,
+            "k1e": 2.5},
+}
+# CUDA's exp/log differ from glibc's (double exp/log: 1 ulp; expf: 2 ulp), hence the GPU margin.
+GPU_EXTRA_ULP = {"f64": 1.0, "f32": 2.0}
+# Mean error in ulps: catches a systematic bias that the max bound would let through.
+MAX_MEAN_ULP = {"f64": 0.5, "f32": 0.6}
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return dict(np.load(DATA))
+
+
+def ulp_errors(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, dtype) -> np.ndarray:
+    """|got - true| in ulps of the true value in dtype; 0 where both are the same inf."""
+    got = np.asarray(got, dtype=np.float64)
+    fi = np.finfo(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        true_t = hi.astype(dtype)
+        mag = np.abs(true_t)
+        # spacing at the true value; the smallest subnormal below the normal range
+        sp = np.spacing(np.where(np.isinf(mag), fi.max, mag)).astype(np.float64)
+        sp = np.maximum(sp, float(fi.smallest_subnormal))
+        err = np.abs((got - hi) - lo) / sp
+    overflow = np.isinf(true_t)
+    err[overflow] = np.where(got[overflow] == true_t[overflow], 0.0, np.inf)
+    err[np.isnan(got)] = np.inf
+    return err
+
+
+def _run(name: str, x: np.ndarray, xp) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        if xp is np:
+            return getattr(special, name)(x)
+        return to_numpy(getattr(fastspectral, name)(xp.asarray(x)))
+
+
+@pytest.mark.parametrize("dt", ["f64", "f32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_ulp_error_against_arb(ref, name, dt, xp):
+    dtype = DTYPES[dt]
+    x = ref[f"x_{dt}"]
+    assert x.dtype == dtype and len(x) > 2000
+    got = _run(name, x, xp)
+    assert got.dtype == dtype
+    err = ulp_errors(got, ref[f"{name}_{dt}"], ref[f"{name}_lo_{dt}"], dtype)
+    bound = MAX_ULP[dt][name] + (0.0 if xp is np else GPU_EXTRA_ULP[dt])
+    i = int(np.argmax(err))
+    assert err[i] <= bound, (f"{name}[{dt}] max error {err[i]:.2f} ulp > {bound} at "
+                             f"x={x[i]!r} ({ref[f'group_{dt}'][i]}): got {got[i]!r}, "
+                             f"want {ref[f'{name}_{dt}'][i]!r}")
+    assert err.mean() <= MAX_MEAN_ULP[dt] + (0.0 if xp is np else 0.5), (name, dt, err.mean())
+
+
+@pytest.mark.parametrize("dt", ["f64", "f32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_symmetry_and_negative_arguments(ref, name, dt, xp):
+    """I_0 is even, I_1 odd (scaled forms by e^-|x|); K_n(x < 0) is nan as in SciPy."""
+    x = ref[f"x_{dt}"]
+    pos, neg = _run(name, x, xp), _run(name, -x, xp)
+    if name.startswith("i0"):
+        np.testing.assert_array_equal(neg, pos)
+    elif name.startswith("i1"):
+        np.testing.assert_array_equal(neg, -pos)
+    else:
+        assert np.isnan(neg).all()
+
+
+SPECIAL_X = [0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1.0, 5e-324, -5e-324, 1e-310, 2.2e-308,
+             1e-300, 700.0, 709.0, 713.9, 714.0, 746.0, 1e300, -1e300]
+
+
+def _limit(name: str, x: float) -> float:
+    """The true value at the edge cases where SciPy returns something else (inf args, and the
+    smallest subnormals for K, where cephes gives inf/nan)."""
+    if np.isinf(x):
+        if name[0] == "k":
+            return 0.0 if x > 0 else np.nan
+        if name.endswith("e"):
+            return 0.0 if (x > 0 or name == "i0e") else -0.0
+        return np.inf if (x > 0 or name == "i0") else -np.inf
+    import mpmath
+    mpmath.mp.dps = 40
+    n = int(name[1])
+    f = mpmath.besselk(n, x) * (mpmath.exp(x) if name.endswith("e") else 1)
+    return float(f)
+
+
+@pytest.mark.parametrize("dt", ["f64", "f32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_special_values_match_scipy(name, dt):
+    """Exactly SciPy's result (nan, inf, 0, the same finite number to 1 ulp) at 0, +-inf, nan,
+    negative, subnormal and over/underflowing arguments, except where SciPy is wrong: i0/i1 at
+    +-inf (SciPy: nan; the limit is +-inf) and K at the smallest subnormals (SciPy: inf or nan
+    for K_0(5e-324) = 744.04 and K_1(5e-324) = inf)."""
+    dtype = DTYPES[dt]
+    x = np.array(SPECIAL_X, dtype=np.float64).astype(dtype)
+    with np.errstate(all="ignore"):
+        ours = getattr(special, name)(x)
+        theirs = getattr(sc, name)(x)
+    assert ours.dtype == dtype
+    for xi, o, t in zip(x, ours, theirs):
+        if o == t or (np.isnan(o) and np.isnan(t)):
+            continue
+        if np.isfinite(o) and np.isfinite(t) and abs(o - t) <= 2 * np.spacing(np.abs(t)):
+            continue
+        scipy_wrong = np.isinf(xi) or (name[0] == "k" and 0 < xi < 1e-300)
+        assert scipy_wrong, (name, dt, xi, o, t)
+        want = dtype(_limit(name, float(xi)))
+        assert o == want or abs(o - want) <= 2 * np.spacing(np.abs(want)), (name, xi, o, want)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_agrees_with_scipy_where_scipy_is_accurate(name):
+    """SciPy (cephes) is accurate to a few ulps for normal results; we agree to 1e-14."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([10 ** rng.uniform(-300, 2.84, 20_000),
+                        rng.uniform(0, 30, 5_000), [1.0, 4.0, 12.0, 700.0]])
+    with np.errstate(all="ignore"):
+        ours, theirs = getattr(special, name)(x), getattr(sc, name)(x)
+    ok = np.isfinite(theirs) & (np.abs(theirs) > 1e-300) & (np.abs(theirs) < 1e300)
+    assert ok.sum() > 15_000
+    np.testing.assert_allclose(ours[ok], theirs[ok], rtol=1e-14, atol=0)
+    # where SciPy's result leaves the normal range we must too (same over/underflow points)
+    assert np.array_equal(np.isinf(ours), np.isinf(theirs) | (np.isnan(theirs) & (x > 0)))
+
+
+def test_ulp_helper_detects_errors(ref):
+    """The measure itself: a 3-ulp perturbation must read as 3 ulps, an inf for a finite
+    value as inf."""
+    x, hi, lo = ref["x_f64"], ref["k0_f64"], ref["k0_lo_f64"]
+    normal = (hi > 1e-300) & (hi < 1e300)
+    bumped = hi[normal] + 3 * np.spacing(hi[normal])
+    err = ulp_errors(bumped, hi[normal], lo[normal], np.float64)
+    assert np.all((err > 2.4) & (err < 3.6))
+    assert ulp_errors(np.array([np.inf]), np.array([1.0]), np.array([0.0]), np.float64)[0] == np.inf
