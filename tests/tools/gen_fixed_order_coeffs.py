@@ -41,7 +41,7 @@ from flint import arb, ctx
 mp.mp.dps = 60
 
 #: The I split: small-x series form up to A, asymptotic form above.
-SPLIT_I = 12
+SPLIT_I = 10
 #: The K splits: series form up to 1, then [1, 4] and (4, inf).
 SPLIT_K = (1, 4)
 #: Relative fit error targets (before coefficient rounding): 1/16 ulp for float64. The float32

@@ -37,10 +37,10 @@ NAMES = ("i0", "i0e", "i1", "i1e", "k0", "k0e", "k1", "k1e")
 
 #: Where the implementation changes form, per dtype (name, x).
 SPLITS = {
-    "f64": [("x=1", 1.0), ("x=4", 4.0), ("x=12", 12.0), ("exp split 700", 700.0),
+    "f64": [("x=1", 1.0), ("x=4", 4.0), ("x=10", 10.0), ("x=12", 12.0), ("exp split 700", 700.0),
             ("i overflow", 713.987), ("i1 overflow", 713.98), ("k underflow", 745.13),
             ("k subnormal", 705.0)],
-    "f32": [("x=1", 1.0), ("x=4", 4.0), ("x=12", 12.0), ("exp split 80", 80.0),
+    "f32": [("x=1", 1.0), ("x=4", 4.0), ("x=10", 10.0), ("x=12", 12.0), ("exp split 80", 80.0),
             ("i overflow", 91.9), ("k underflow", 103.9), ("k subnormal", 85.0)],
 }
 RANGE = {"f64": (1e-300, 1e300), "f32": (1e-45, 3e38)}

@@ -6,8 +6,8 @@
 // or two short polynomial evaluations (tables fitted by tests/tools/gen_fixed_order_coeffs.py,
 // where the forms are documented) plus at most one exp, log and sqrt:
 //
-//   I_n, x <= 12 : I_0 = P(x^2), I_1 = x P(x^2)          (times e^-x for the scaled form)
-//   I_n, x >  12 : e^x Q(1/x) / sqrt(x)                   (without e^x for the scaled form)
+//   I_n, x <= 10 : I_0 = P(x^2), I_1 = x P(x^2)          (times e^-x for the scaled form)
+//   I_n, x >  10 : e^x Q(1/x) / sqrt(x)                   (without e^x for the scaled form)
 //   K_n, x <= 1  : K_0 = R(x^2) - log(x) I_0(x), K_1 = 1/x + x (log(x) P(x^2) + R(x^2))
 //   K_n, x >  1  : e^-x S(1/x) / sqrt(x), two tables (x <= 4 and x > 4) in one code path
 //
@@ -37,7 +37,7 @@ FS_HOST_DEVICE FS_INLINE W fixed_poly(const double (&c)[N], W s) {
 }
 
 // P(y) for y = yh + yl, a double-length square: P(yh) + P'(yh) yl. The small-x I tables are
-// steep (d log P / d log y ~ x/2 = 6 at x = 12), so rounding x^2 alone would cost ~3 ulp there.
+// steep (d log P / d log y ~ x/2 = 5 at x = 10), so rounding x^2 alone would cost ~2.5 ulp there.
 template <class W, int N>
 FS_HOST_DEVICE FS_INLINE W fixed_poly_dd(const double (&c)[N], W yh, W yl) {
   W acc = W(c[0]), d = W(0);
@@ -104,7 +104,7 @@ struct FixedTables<double> {
   FS_FIXED_TABLES(D)
   // e^x overflows (e^-x goes subnormal and loses bits) before I (K) does: split the factor.
   static constexpr bool kSplitExp = true;
-  // x <= 12: the I tables take x^2 as a double-length square (see fixed_poly_dd).
+  // x <= 10: the I tables take x^2 as a double-length square (see fixed_poly_dd).
   static constexpr bool kExactSquare = true;
 };
 template <>
