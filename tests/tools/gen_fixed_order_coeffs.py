@@ -169,9 +169,12 @@ def _round(c, kind):
 
 
 def _audit(coef, f, lo, hi, centre, kind, m=400):
-    """Max relative error of the rounded polynomial (exact arithmetic) and the Horner condition
-    number sum |c_k s^k| / |p| on a fine grid."""
+    """Max relative error of the rounded polynomial (exact arithmetic; the constant term as the
+    double-length c0 + c0lo that the header uses) and the Horner condition number
+    sum |c_k s^k| / |p| on a fine grid."""
     cr = [mp.mpf(_round(c, kind)) for c in coef]
+    c0 = mp.mpf(float(coef[0]))
+    cr[0] = c0 + mp.mpf(float(coef[0] - c0))
     worst = cond = mp.mpf(0)
     for j in range(m + 1):
         s = lo + (hi - lo) * j / m
@@ -239,6 +242,10 @@ def main() -> None:
                          f"rounded {mp.nstr(worst, 2)}, condition {mp.nstr(cond, 3)}")
             body = ",\n    ".join(_fmt(c, kind) for c in coef[::-1])
             lines.append(f"FS_CONSTANT {ctype} kFixed{name}{kind}[{deg + 1}] = {{\n    {body}}};")
+            # the constant term's rounding error: it would otherwise be a fixed bias of up to
+            # half an ulp wherever the constant dominates (large x, the centre of a table)
+            c0lo = float(coef[0] - mp.mpf(float(coef[0])))
+            lines.append(f"FS_CONSTANT {ctype} kFixed{name}{kind}Lo = {c0lo!r};")
         lines.append("")
     lines += ["}  // namespace detail", "}  // namespace fs", ""]
     with open(args.out, "w") as fh:

@@ -24,41 +24,47 @@ namespace detail {
 
 // Horner, written a*b + c rather than math::fma: nvcc contracts it to FMA, and so does the host
 // compiler with FMA hardware enabled, whereas an explicit fma() without -mfma is a library call.
+// The constant term is double-length (c[N-1] + c0lo) and added last, so that where it
+// dominates (large x, a table's centre) the result is rounded once instead of inheriting the
+// constant's own rounding as well.
 template <class W, int N>
-FS_HOST_DEVICE FS_INLINE W fixed_poly(const double (&c)[N], W s) {
+FS_HOST_DEVICE FS_INLINE W fixed_poly(const double (&c)[N], double c0lo, W s) {
+  static_assert(N >= 2, "tables have at least a linear term");
   W acc = W(c[0]);
 #if defined(__CUDACC__)
 #pragma unroll
 #else
 #pragma GCC unroll 32
 #endif
-  for (int k = 1; k < N; ++k) acc = acc * s + W(c[k]);
-  return acc;
+  for (int k = 1; k < N - 1; ++k) acc = acc * s + W(c[k]);
+  return (acc * s + W(c0lo)) + W(c[N - 1]);
 }
 
 // P(y) for y = yh + yl, a double-length square: P(yh) + P'(yh) yl. The small-x I tables are
 // steep (d log P / d log y ~ x/2 = 5 at x = 10), so rounding x^2 alone would cost ~2.5 ulp there.
 template <class W, int N>
-FS_HOST_DEVICE FS_INLINE W fixed_poly_dd(const double (&c)[N], W yh, W yl) {
+FS_HOST_DEVICE FS_INLINE W fixed_poly_dd(const double (&c)[N], double c0lo, W yh, W yl) {
+  static_assert(N >= 2, "tables have at least a linear term");
   W acc = W(c[0]), d = W(0);
 #if defined(__CUDACC__)
 #pragma unroll
 #else
 #pragma GCC unroll 32
 #endif
-  for (int k = 1; k < N; ++k) {
+  for (int k = 1; k < N - 1; ++k) {
     d = d * yh + acc;
     acc = acc * yh + W(c[k]);
   }
-  return acc + d * yl;
+  d = d * yh + acc;
+  return (acc * yh + (d * yl + W(c0lo))) + W(c[N - 1]);
 }
 
 // Horner over one of two tables chosen per element, as selects rather than a branch so that a
 // warp whose lanes straddle the split still runs one polynomial. The shorter table is padded
 // with leading zeros.
 template <class W, int NA, int NB>
-FS_HOST_DEVICE FS_INLINE W fixed_poly_select(bool use_a, const double (&a)[NA],
-                                             const double (&b)[NB], W s) {
+FS_HOST_DEVICE FS_INLINE W fixed_poly_select(bool use_a, const double (&a)[NA], double alo,
+                                             const double (&b)[NB], double blo, W s) {
   constexpr int N = NA > NB ? NA : NB;
   W acc = W(0);
 #if defined(__CUDACC__)
@@ -66,37 +72,41 @@ FS_HOST_DEVICE FS_INLINE W fixed_poly_select(bool use_a, const double (&a)[NA],
 #else
 #pragma GCC unroll 32
 #endif
-  for (int k = 0; k < N; ++k) {
+  for (int k = 0; k < N - 1; ++k) {
     const int ka = k - (N - NA), kb = k - (N - NB);
     const W ca = ka >= 0 ? W(a[ka]) : W(0);
     const W cb = kb >= 0 ? W(b[kb]) : W(0);
     acc = acc * s + (use_a ? ca : cb);
   }
-  return acc;
+  return (acc * s + W(use_a ? alo : blo)) + W(use_a ? a[NA - 1] : b[NB - 1]);
 }
 
 // Tables and working type per result type.
 template <class T> struct FixedTables;
 
-#define FS_FIXED_TABLES(S)                                                                         \
-  using W = double;                                                                                \
-  FS_HOST_DEVICE static FS_INLINE W i0_small(W yh, W yl) {                                         \
-    return fixed_poly_dd(kFixedI0Small##S, yh, yl);                                               \
-  }                                                                                                \
-  FS_HOST_DEVICE static FS_INLINE W i1_small(W yh, W yl) {                                         \
-    return fixed_poly_dd(kFixedI1Small##S, yh, yl);                                               \
-  }                                                                                                \
-  FS_HOST_DEVICE static FS_INLINE W i0_large(W u) { return fixed_poly(kFixedI0Large##S, u); }     \
-  FS_HOST_DEVICE static FS_INLINE W i1_large(W u) { return fixed_poly(kFixedI1Large##S, u); }     \
-  FS_HOST_DEVICE static FS_INLINE W i0_unit(W y) { return fixed_poly(kFixedI0Unit##S, y); }       \
-  FS_HOST_DEVICE static FS_INLINE W i1_unit(W y) { return fixed_poly(kFixedI1Unit##S, y); }       \
-  FS_HOST_DEVICE static FS_INLINE W k0_small(W y) { return fixed_poly(kFixedK0Small##S, y); }     \
-  FS_HOST_DEVICE static FS_INLINE W k1_small(W y) { return fixed_poly(kFixedK1Small##S, y); }     \
-  FS_HOST_DEVICE static FS_INLINE W k0_large(bool far, W s) {                                     \
-    return fixed_poly_select(far, kFixedK0Large##S, kFixedK0Mid##S, s);                           \
-  }                                                                                                \
-  FS_HOST_DEVICE static FS_INLINE W k1_large(bool far, W s) {                                     \
-    return fixed_poly_select(far, kFixedK1Large##S, kFixedK1Mid##S, s);                           \
+// T##S names a table, T##S##Lo the low part of its constant term.
+#define FS_FIXED_POLY(T, S, v) fixed_poly(kFixed##T##S, kFixed##T##S##Lo, v)
+#define FS_FIXED_TABLES(S)                                                                     \
+  using W = double;                                                                            \
+  FS_HOST_DEVICE static FS_INLINE W i0_small(W yh, W yl) {                                     \
+    return fixed_poly_dd(kFixedI0Small##S, kFixedI0Small##S##Lo, yh, yl);                      \
+  }                                                                                            \
+  FS_HOST_DEVICE static FS_INLINE W i1_small(W yh, W yl) {                                     \
+    return fixed_poly_dd(kFixedI1Small##S, kFixedI1Small##S##Lo, yh, yl);                      \
+  }                                                                                            \
+  FS_HOST_DEVICE static FS_INLINE W i0_large(W u) { return FS_FIXED_POLY(I0Large, S, u); }    \
+  FS_HOST_DEVICE static FS_INLINE W i1_large(W u) { return FS_FIXED_POLY(I1Large, S, u); }    \
+  FS_HOST_DEVICE static FS_INLINE W i0_unit(W y) { return FS_FIXED_POLY(I0Unit, S, y); }      \
+  FS_HOST_DEVICE static FS_INLINE W i1_unit(W y) { return FS_FIXED_POLY(I1Unit, S, y); }      \
+  FS_HOST_DEVICE static FS_INLINE W k0_small(W y) { return FS_FIXED_POLY(K0Small, S, y); }    \
+  FS_HOST_DEVICE static FS_INLINE W k1_small(W y) { return FS_FIXED_POLY(K1Small, S, y); }    \
+  FS_HOST_DEVICE static FS_INLINE W k0_large(bool far, W s) {                                 \
+    return fixed_poly_select(far, kFixedK0Large##S, kFixedK0Large##S##Lo, kFixedK0Mid##S,     \
+                             kFixedK0Mid##S##Lo, s);                                           \
+  }                                                                                            \
+  FS_HOST_DEVICE static FS_INLINE W k1_large(bool far, W s) {                                 \
+    return fixed_poly_select(far, kFixedK1Large##S, kFixedK1Large##S##Lo, kFixedK1Mid##S,     \
+                             kFixedK1Mid##S##Lo, s);                                           \
   }
 
 template <>
@@ -116,6 +126,7 @@ struct FixedTables<float> {
   static constexpr bool kExactSquare = false;
 };
 #undef FS_FIXED_TABLES
+#undef FS_FIXED_POLY
 
 // ln 2 = kFixedLn2Hi + kFixedLn2Lo, kFixedLn2Hi a multiple of 2^-42 (1000 kFixedLn2Hi is exact).
 constexpr double kFixedLn2Hi = 0.6931471805598903;
@@ -141,8 +152,15 @@ FS_HOST_DEVICE FS_INLINE typename FixedTables<T>::W fixed_i_abs(typename FixedTa
   using W = typename Tab::W;
   if (t <= W(kFixedSplitI)) {
     const W yh = t * t, yl = Tab::kExactSquare ? math::fma(t, t, -yh) : W(0);
-    const W p = n == 0 ? Tab::i0_small(yh, yl) : t * Tab::i1_small(yh, yl);
-    return scaled ? p * math::exp(-t) : p;
+    if (n == 0) {
+      const W p = Tab::i0_small(yh, yl);
+      return scaled ? p * math::exp(-t) : p;
+    }
+    const W p1 = Tab::i1_small(yh, yl), p = t * p1;
+    if (!scaled) return p;
+    // t p1 e^-t rounded once: t p1 = p + pl exactly (pl by FMA), then (p + pl) e^-t.
+    const W pl = math::fma(t, p1, -p), e = math::exp(-t);
+    return math::fma(p, e, pl * e);
   }
   if (t == math::infinity<W>()) return scaled ? W(0) : t;
   const W q = n == 0 ? Tab::i0_large(W(1) / t) : Tab::i1_large(W(1) / t);

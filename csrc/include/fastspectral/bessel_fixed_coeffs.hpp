@@ -34,6 +34,7 @@ FS_CONSTANT double kFixedI0SmallD[18] = {
     0.015624999999999997,
     0.25,
     1.0};
+FS_CONSTANT double kFixedI0SmallDLo = -1.9908555600387466e-19;
 // I_1(x) = x P(x^2), 0 <= x <= 10: degree 16, fit 1.6e-18, rounded 4.3e-17, condition 1.0
 FS_CONSTANT double kFixedI1SmallD[17] = {
     2.9357453825424257e-38,
@@ -53,7 +54,8 @@ FS_CONSTANT double kFixedI1SmallD[17] = {
     0.002604166666666677,
     0.06249999999999999,
     0.5};
-// I_0(x) = e^x P(1/x) / sqrt(x), x > 10: degree 20, fit 4.3e-18, rounded 7.0e-17, condition 1.01
+FS_CONSTANT double kFixedI1SmallDLo = 8.634219596404515e-19;
+// I_0(x) = e^x P(1/x) / sqrt(x), x > 10: degree 20, fit 4.3e-18, rounded 4.3e-18, condition 1.01
 FS_CONSTANT double kFixedI0LargeD[21] = {
     442731667760001.06,
     -428108774953235.9,
@@ -76,7 +78,8 @@ FS_CONSTANT double kFixedI0LargeD[21] = {
     0.028050629096105083,
     0.04986778505017918,
     0.3989422804014327};
-// I_1(x) = e^x P(1/x) / sqrt(x), x > 10: degree 20, fit 3.1e-18, rounded 7.2e-17, condition 1.1
+FS_CONSTANT double kFixedI0LargeDLo = -2.662229035435382e-17;
+// I_1(x) = e^x P(1/x) / sqrt(x), x > 10: degree 20, fit 3.1e-18, rounded 6.0e-18, condition 1.1
 FS_CONSTANT double kFixedI1LargeD[21] = {
     -465235988965621.4,
     451078962650177.06,
@@ -99,6 +102,7 @@ FS_CONSTANT double kFixedI1LargeD[21] = {
     -0.046751048496100525,
     -0.14960335515053047,
     0.3989422804014327};
+FS_CONSTANT double kFixedI1LargeDLo = -2.5515505769515874e-17;
 // I_0(x) = P(x^2), 0 <= x <= 1 (for K_0): degree 7, fit 2.5e-19, rounded 1.7e-17, condition 1.0
 FS_CONSTANT double kFixedI0UnitD[8] = {
     2.4403536405523904e-12,
@@ -109,6 +113,7 @@ FS_CONSTANT double kFixedI0UnitD[8] = {
     0.015624999999999271,
     0.25000000000000006,
     1.0};
+FS_CONSTANT double kFixedI0UnitDLo = -2.638158716187128e-19;
 // I_1(x) = x P(x^2), 0 <= x <= 1 (for K_1): degree 7, fit 3.0e-20, rounded 3.5e-18, condition 1.0
 FS_CONSTANT double kFixedI1UnitD[8] = {
     1.522672793857599e-13,
@@ -119,6 +124,7 @@ FS_CONSTANT double kFixedI1UnitD[8] = {
     0.002604166666666625,
     0.0625,
     0.5};
+FS_CONSTANT double kFixedI1UnitDLo = -1.549672841309364e-20;
 // K_0(x) + log(x) I_0(x) = P(x^2), 0 <= x <= 1: degree 7, fit 3.3e-18, rounded 3.5e-17, condition 1.0
 FS_CONSTANT double kFixedK0SmallD[8] = {
     6.611719132449097e-12,
@@ -129,7 +135,8 @@ FS_CONSTANT double kFixedK0SmallD[8] = {
     0.025248929932161206,
     0.27898287891460316,
     0.11593151565841245};
-// (K_1(x) - 1/x - log(x) I_1(x)) / x = P(x^2), x <= 1: degree 7, fit 1.3e-19, rounded 4.6e-17, condition 1.0
+FS_CONSTANT double kFixedK0SmallDLo = -2.72423494145915e-20;
+// (K_1(x) - 1/x - log(x) I_1(x)) / x = P(x^2), x <= 1: degree 7, fit 1.3e-19, rounded 1.7e-17, condition 1.0
 FS_CONSTANT double kFixedK1SmallD[8] = {
     -4.221994840593763e-13,
     -8.870924713525816e-11,
@@ -139,7 +146,8 @@ FS_CONSTANT double kFixedK1SmallD[8] = {
     -0.004642182766471444,
     -0.08537071972865079,
     -0.3079657578292062};
-// K_0(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 20, fit 1.6e-18, rounded 7.6e-17, condition 1.06
+FS_CONSTANT double kFixedK1SmallDLo = -1.4024846452667402e-17;
+// K_0(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 20, fit 1.6e-18, rounded 3.4e-18, condition 1.06
 FS_CONSTANT double kFixedK0MidD[21] = {
     0.0015521363766657444,
     -0.0013628248762939763,
@@ -162,7 +170,8 @@ FS_CONSTANT double kFixedK0MidD[21] = {
     0.027290460759477057,
     -0.09714204315890174,
     1.1775638711923546};
-// K_1(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 19, fit 6.9e-18, rounded 5.5e-17, condition 1.21
+FS_CONSTANT double kFixedK0MidDLo = 8.732540708618734e-17;
+// K_1(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 19, fit 6.9e-18, rounded 1.1e-17, condition 1.21
 FS_CONSTANT double kFixedK1MidD[20] = {
     0.0016762340655272151,
     -0.00146189447928978,
@@ -184,7 +193,8 @@ FS_CONSTANT double kFixedK1MidD[20] = {
     -0.05519045795674258,
     0.36117612246983344,
     1.5076064703310195};
-// K_0(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 17, fit 3.7e-18, rounded 8.6e-17, condition 1.07
+FS_CONSTANT double kFixedK1MidDLo = 5.989436238092686e-17;
+// K_0(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 17, fit 3.7e-18, rounded 6.2e-18, condition 1.07
 FS_CONSTANT double kFixedK0LargeD[18] = {
     -3324.573599797277,
     8050.394662054531,
@@ -204,7 +214,8 @@ FS_CONSTANT double kFixedK0LargeD[18] = {
     0.08812365027397094,
     -0.15666426716442433,
     1.2533141373155003};
-// K_1(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 17, fit 3.9e-18, rounded 7.3e-17, condition 1.02
+FS_CONSTANT double kFixedK0LargeDLo = -9.666879547341314e-17;
+// K_1(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 17, fit 3.9e-18, rounded 9.1e-18, condition 1.02
 FS_CONSTANT double kFixedK1LargeD[18] = {
     3679.9003760773403,
     -8902.567900829234,
@@ -224,6 +235,7 @@ FS_CONSTANT double kFixedK1LargeD[18] = {
     -0.14687275046031448,
     0.4699928014932988,
     1.2533141373155003};
+FS_CONSTANT double kFixedK1LargeDLo = -8.64089740534955e-17;
 
 // I_0(x) = P(x^2), 0 <= x <= 10: degree 11, fit 6.5e-10, rounded 7.6e-10, condition 1.0
 FS_CONSTANT double kFixedI0SmallF[12] = {
@@ -239,6 +251,7 @@ FS_CONSTANT double kFixedI0SmallF[12] = {
     0.015624996028415444,
     0.25000000438896386,
     0.9999999992440324};
+FS_CONSTANT double kFixedI0SmallFLo = 4.893898967296325e-17;
 // I_1(x) = x P(x^2), 0 <= x <= 10: degree 11, fit 1.5e-10, rounded 1.7e-10, condition 1.0
 FS_CONSTANT double kFixedI1SmallF[12] = {
     1.435663092080932e-23,
@@ -253,6 +266,7 @@ FS_CONSTANT double kFixedI1SmallF[12] = {
     0.0026041663525436655,
     0.06250000041431675,
     0.49999999991691585};
+FS_CONSTANT double kFixedI1SmallFLo = -2.5530947466965628e-17;
 // I_0(x) = e^x P(1/x) / sqrt(x), x > 10: degree 6, fit 1.9e-10, rounded 2.0e-10, condition 1.0
 FS_CONSTANT double kFixedI0LargeF[7] = {
     1.0958367401833513,
@@ -262,6 +276,7 @@ FS_CONSTANT double kFixedI0LargeF[7] = {
     0.028060888413756185,
     0.04986771477988284,
     0.3989422804798661};
+FS_CONSTANT double kFixedI0LargeFLo = -1.0903211863416433e-17;
 // I_1(x) = e^x P(1/x) / sqrt(x), x > 10: degree 6, fit 2.2e-10, rounded 2.3e-10, condition 1.08
 FS_CONSTANT double kFixedI1LargeF[7] = {
     -1.2469582074030816,
@@ -271,6 +286,7 @@ FS_CONSTANT double kFixedI1LargeF[7] = {
     -0.046762639801913815,
     -0.14960327544222826,
     0.39894228031201157};
+FS_CONSTANT double kFixedI1LargeFLo = -1.3277274670647294e-17;
 // I_0(x) = P(x^2), 0 <= x <= 1 (for K_0): degree 4, fit 1.2e-10, rounded 1.2e-10, condition 1.0
 FS_CONSTANT double kFixedI0UnitF[5] = {
     6.951173996830511e-06,
@@ -278,6 +294,7 @@ FS_CONSTANT double kFixedI0UnitF[5] = {
     0.0156250514310504,
     0.24999999373839282,
     1.0000000001206764};
+FS_CONSTANT double kFixedI0UnitFLo = 9.472576891707154e-17;
 // I_1(x) = x P(x^2), 0 <= x <= 1 (for K_1): degree 4, fit 2.1e-11, rounded 2.1e-11, condition 1.0
 FS_CONSTANT double kFixedI1UnitF[5] = {
     6.923505251760154e-07,
@@ -285,6 +302,7 @@ FS_CONSTANT double kFixedI1UnitF[5] = {
     0.0026041710409568496,
     0.062499999460233276,
     0.5000000000106276};
+FS_CONSTANT double kFixedI1UnitFLo = -1.8553278241272026e-17;
 // K_0(x) + log(x) I_0(x) = P(x^2), 0 <= x <= 1: degree 5, fit 2.5e-12, rounded 2.5e-12, condition 1.0
 FS_CONSTANT double kFixedK0SmallF[6] = {
     1.661805492326498e-07,
@@ -293,6 +311,7 @@ FS_CONSTANT double kFixedK0SmallF[6] = {
     0.025248929568770825,
     0.27898287894102564,
     0.11593151565811864};
+FS_CONSTANT double kFixedK0SmallFLo = -4.889795046796318e-19;
 // (K_1(x) - 1/x - log(x) I_1(x)) / x = P(x^2), x <= 1: degree 4, fit 7.9e-11, rounded 8.0e-11, condition 1.0
 FS_CONSTANT double kFixedK1SmallF[5] = {
     -1.5942804749292903e-06,
@@ -300,6 +319,7 @@ FS_CONSTANT double kFixedK1SmallF[5] = {
     -0.004642193344866287,
     -0.08537071844429679,
     -0.3079657578538501};
+FS_CONSTANT double kFixedK1SmallFLo = 2.2235722423760957e-18;
 // K_0(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 8, fit 7.3e-10, rounded 7.6e-10, condition 1.06
 FS_CONSTANT double kFixedK0MidF[9] = {
     0.001798102096580796,
@@ -311,6 +331,7 @@ FS_CONSTANT double kFixedK0MidF[9] = {
     0.027290386995721984,
     -0.097142023249477,
     1.1775638714303487};
+FS_CONSTANT double kFixedK0MidFLo = -4.1922405135544783e-17;
 // K_1(x) = e^-x P(1/x - 5/8) / sqrt(x), 1 < x <= 4: degree 8, fit 7.4e-10, rounded 7.7e-10, condition 1.21
 FS_CONSTANT double kFixedK1MidF[9] = {
     -0.002357566590645119,
@@ -322,6 +343,7 @@ FS_CONSTANT double kFixedK1MidF[9] = {
     -0.055190334596480844,
     0.3611760976827973,
     1.507606469872808};
+FS_CONSTANT double kFixedK1MidFLo = -1.1057512444051997e-16;
 // K_0(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 7, fit 1.5e-10, rounded 1.6e-10, condition 1.07
 FS_CONSTANT double kFixedK0LargeF[8] = {
     -0.20693322041006074,
@@ -332,6 +354,7 @@ FS_CONSTANT double kFixedK0LargeF[8] = {
     0.0881138940859598,
     -0.15666415981478185,
     1.2533141371168615};
+FS_CONSTANT double kFixedK0LargeFLo = 2.748980927107982e-17;
 // K_1(x) = e^-x P(1/x) / sqrt(x), x > 4: degree 7, fit 1.7e-10, rounded 1.8e-10, condition 1.01
 FS_CONSTANT double kFixedK1LargeF[8] = {
     0.25027175038497246,
@@ -342,6 +365,7 @@ FS_CONSTANT double kFixedK1LargeF[8] = {
     -0.1468615858111895,
     0.4699926796898893,
     1.2533141375380246};
+FS_CONSTANT double kFixedK1LargeFLo = -9.76652860610822e-17;
 
 }  // namespace detail
 }  // namespace fs
