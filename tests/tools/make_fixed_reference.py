@@ -12,8 +12,8 @@ Writes tests/data/bessel_fixed_reference.npz with, per dtype (f64, f32):
 
 Points: log-uniform from 1e-300 (float32: 1e-45) up to 1e4, log-uniform on to 1e300
 (float32: 3e38), and dense clusters (relative offsets down to a few ulps) around every place
-where bessel_fixed.hpp switches form (x = 1, 4, 12, the split of exp at 700 / 80) and where the
-unscaled values overflow or underflow.
+where bessel_fixed.hpp switches form (x = 1, 4, 10; 12, an earlier choice; the split of exp
+at 700 / 80) and where the unscaled values overflow or underflow.
 
 Every value comes from an Arb ball of relative radius < 1e-30 (precision raised until it is;
 some python-flint/Arb builds return a wide ball for K_0 at particular precisions). The
