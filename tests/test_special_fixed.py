@@ -209,3 +209,20 @@ def test_odd_functions_keep_the_sign_of_zero():
     for name in ("i1", "i1e"):
         assert np.signbit(getattr(special, name)(-0.0))
         assert not np.signbit(getattr(special, name)(0.0))
+
+
+@pytest.mark.parametrize("dt", ["f64", "f32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_overflow_and_nan_are_silent_like_scipy(name, dt):
+    """No RuntimeWarning (NumPy reports raised FP flags) where SciPy gives none: overflow to inf
+    (i0(800), k1(5e-324), float32 i0(92)), nan and negative arguments."""
+    import warnings
+
+    with np.errstate(over="ignore"):
+        x = np.array([714.0, 713.99, 715.5, 800.0, 1e300, 5e-324, 1e-310, 2.0 ** -1024, 91.9,
+                      92.5, 1e-45, -800.0, np.inf, -np.inf, np.nan, 0.0, -0.0, -1.0],
+                     dtype=np.float64).astype(DTYPES[dt])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        getattr(sc, name)(x)  # the premise: SciPy is silent here
+        getattr(special, name)(x)

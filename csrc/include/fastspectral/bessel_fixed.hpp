@@ -114,6 +114,8 @@ struct FixedTables<double> {
   FS_FIXED_TABLES(D)
   // e^x overflows (e^-x goes subnormal and loses bits) before I (K) does: split the factor.
   static constexpr bool kSplitExp = true;
+  // I_0(x) > I_1(x) > DBL_MAX beyond this (I_1(714) = 1.01 DBL_MAX): +inf without computing.
+  static constexpr double kIOverflow = 715.0;
   // x <= 10: the I tables take x^2 as a double-length square (see fixed_poly_dd).
   static constexpr bool kExactSquare = true;
 };
@@ -123,6 +125,7 @@ struct FixedTables<float> {
   // In double, float's whole range of I and K is far from over/underflow, and the rounding of
   // x^2 is below float's resolution.
   static constexpr bool kSplitExp = false;
+  static constexpr double kIOverflow = 100.0;  // I_1(100) = 1e42 > FLT_MAX; exp(100) is finite
   static constexpr bool kExactSquare = false;
 };
 #undef FS_FIXED_TABLES
@@ -135,14 +138,28 @@ constexpr double kFixedLn2Lo = 5.497923018708371e-14;
 // m * e^e. With split, for |e| > 700: e^e = 2^k e^(e - k ln 2), k = +-1000, with e - k ln2_hi
 // exact (Sterbenz) and the ln2_lo part applied as the factor 1 - k ln2_lo, so the result rounds
 // once more than m e^e would and overflows/underflows (gradually) only when the value does.
+// Callers keep e <= 715 (beyond it the value is +inf for every I here), so e - k ln2_hi stays
+// far from exp's overflow and an overflowing result is returned as inf without raising the
+// overflow flag (NumPy would turn the flag into a RuntimeWarning; SciPy's ufuncs are silent).
 template <bool split>
 FS_HOST_DEVICE FS_INLINE double fixed_times_exp(double m, double e) {
   if (split && math::fabs(e) > 700.0) {
     const double k = e > 0.0 ? 1000.0 : -1000.0;
     const double mc = m + m * (-k * kFixedLn2Lo);  // m is finite: no inf - inf
-    return (mc * math::exp(e - k * kFixedLn2Hi)) * (e > 0.0 ? 0x1p1000 : 0x1p-1000);
+    const double p = mc * math::exp(e - k * kFixedLn2Hi);
+    // p 2^1000 is exact unless it overflows, i.e. unless p > DBL_MAX 2^-1000
+    if (e > 0.0 && p > 0x1.fffffffffffffp23) return math::infinity<double>();
+    return p * (e > 0.0 ? 0x1p1000 : 0x1p-1000);
   }
   return m * math::exp(e);
+}
+
+// The working-type result rounded to T, with overflow to +-inf returned directly (no flag).
+template <class T>
+FS_HOST_DEVICE FS_INLINE T fixed_round(double w) {
+  if (sizeof(T) < sizeof(double) && math::fabs(w) >= 0x1.ffffffp127)  // FLT_MAX + half an ulp
+    return w > 0 ? math::infinity<T>() : -math::infinity<T>();
+  return T(w);
 }
 
 // I_n(t) (scaled: times e^-t) for t = |x| >= 0, not nan; n = 0 or 1; in the working type.
@@ -163,6 +180,7 @@ FS_HOST_DEVICE FS_INLINE typename FixedTables<T>::W fixed_i_abs(typename FixedTa
     return math::fma(p, e, pl * e);
   }
   if (t == math::infinity<W>()) return scaled ? W(0) : t;
+  if (!scaled && t > W(Tab::kIOverflow)) return math::infinity<W>();
   const W q = n == 0 ? Tab::i0_large(W(1) / t) : Tab::i1_large(W(1) / t);
   const W m = q / math::sqrt(t);
   return scaled ? m : fixed_times_exp<Tab::kSplitExp>(m, t);
@@ -176,6 +194,9 @@ FS_HOST_DEVICE FS_INLINE typename FixedTables<T>::W fixed_k_pos(typename FixedTa
   if (x <= W(kFixedSplitK1)) {
     // log(x) <= 0 here, so neither sum below cancels (see the generator).
     const W y = x * x, l = math::log(x);
+    // K_1 ~ 1/x (scaled too) overflows exactly when 1/x does: for x <= 2^-1024 (returned
+    // without raising the flag)
+    if (n == 1 && x <= W(0x1p-1024)) return math::infinity<W>();
     const W k = n == 0 ? Tab::k0_small(y) - l * Tab::i0_unit(y)
                        : W(1) / x + x * (l * Tab::i1_unit(y) + Tab::k1_small(y));
     return scaled ? k * math::exp(x) : k;
@@ -192,48 +213,50 @@ FS_HOST_DEVICE FS_INLINE typename FixedTables<T>::W fixed_k_pos(typename FixedTa
 template <class T>
 FS_HOST_DEVICE T fixed_i0(T x) {
   if (math::isnan(x)) return x;
-  return T(detail::fixed_i_abs<T, 0, false>(math::fabs(x)));
+  return detail::fixed_round<T>(detail::fixed_i_abs<T, 0, false>(math::fabs(x)));
 }
 template <class T>
 FS_HOST_DEVICE T fixed_i0e(T x) {
   if (math::isnan(x)) return x;
-  return T(detail::fixed_i_abs<T, 0, true>(math::fabs(x)));
+  return detail::fixed_round<T>(detail::fixed_i_abs<T, 0, true>(math::fabs(x)));
 }
 // I_1 is odd: i1(-x) = -i1(x), and the scaled form uses e^-|x|.
 template <class T>
 FS_HOST_DEVICE T fixed_i1(T x) {
   if (math::isnan(x)) return x;
-  return math::copysign(T(detail::fixed_i_abs<T, 1, false>(math::fabs(x))), x);
+  const auto w = detail::fixed_i_abs<T, 1, false>(math::fabs(x));
+  return math::copysign(detail::fixed_round<T>(w), x);
 }
 template <class T>
 FS_HOST_DEVICE T fixed_i1e(T x) {
   if (math::isnan(x)) return x;
-  return math::copysign(T(detail::fixed_i_abs<T, 1, true>(math::fabs(x))), x);
+  const auto w = detail::fixed_i_abs<T, 1, true>(math::fabs(x));
+  return math::copysign(detail::fixed_round<T>(w), x);
 }
 // K_n(0) = inf, K_n(x < 0) = nan (real-valued semantics, as scipy.special.k0 etc.).
 template <class T>
 FS_HOST_DEVICE T fixed_k0(T x) {
-  if (x == T(0)) return math::infinity<T>();
-  if (!(x > T(0))) return math::quiet_nan<T>();
-  return T(detail::fixed_k_pos<T, 0, false>(x));
+  if (math::isnan(x)) return x;  // before any ordered comparison, which would raise 'invalid'
+  if (x <= T(0)) return x == T(0) ? math::infinity<T>() : math::quiet_nan<T>();
+  return detail::fixed_round<T>(detail::fixed_k_pos<T, 0, false>(x));
 }
 template <class T>
 FS_HOST_DEVICE T fixed_k0e(T x) {
-  if (x == T(0)) return math::infinity<T>();
-  if (!(x > T(0))) return math::quiet_nan<T>();
-  return T(detail::fixed_k_pos<T, 0, true>(x));
+  if (math::isnan(x)) return x;  // before any ordered comparison, which would raise 'invalid'
+  if (x <= T(0)) return x == T(0) ? math::infinity<T>() : math::quiet_nan<T>();
+  return detail::fixed_round<T>(detail::fixed_k_pos<T, 0, true>(x));
 }
 template <class T>
 FS_HOST_DEVICE T fixed_k1(T x) {
-  if (x == T(0)) return math::infinity<T>();
-  if (!(x > T(0))) return math::quiet_nan<T>();
-  return T(detail::fixed_k_pos<T, 1, false>(x));
+  if (math::isnan(x)) return x;  // before any ordered comparison, which would raise 'invalid'
+  if (x <= T(0)) return x == T(0) ? math::infinity<T>() : math::quiet_nan<T>();
+  return detail::fixed_round<T>(detail::fixed_k_pos<T, 1, false>(x));
 }
 template <class T>
 FS_HOST_DEVICE T fixed_k1e(T x) {
-  if (x == T(0)) return math::infinity<T>();
-  if (!(x > T(0))) return math::quiet_nan<T>();
-  return T(detail::fixed_k_pos<T, 1, true>(x));
+  if (math::isnan(x)) return x;  // before any ordered comparison, which would raise 'invalid'
+  if (x <= T(0)) return x == T(0) ? math::infinity<T>() : math::quiet_nan<T>();
+  return detail::fixed_round<T>(detail::fixed_k_pos<T, 1, true>(x));
 }
 
 }  // namespace fs
