@@ -116,6 +116,8 @@ struct FixedTables<double> {
   static constexpr bool kSplitExp = true;
   // I_0(x) > I_1(x) > DBL_MAX beyond this (I_1(714) = 1.01 DBL_MAX): +inf without computing.
   static constexpr double kIOverflow = 715.0;
+  // K_0(x) < K_1(x) < 2^-1075 (half the smallest subnormal) beyond this: +0 without computing.
+  static constexpr double kKUnderflow = 746.0;
   // x <= 10: the I tables take x^2 as a double-length square (see fixed_poly_dd).
   static constexpr bool kExactSquare = true;
 };
@@ -126,6 +128,7 @@ struct FixedTables<float> {
   // x^2 is below float's resolution.
   static constexpr bool kSplitExp = false;
   static constexpr double kIOverflow = 100.0;  // I_1(100) = 1e42 > FLT_MAX; exp(100) is finite
+  static constexpr double kKUnderflow = 110.0;  // K_1(110) = 2e-49, below float's 2^-150
   static constexpr bool kExactSquare = false;
 };
 #undef FS_FIXED_TABLES
@@ -201,6 +204,7 @@ FS_HOST_DEVICE FS_INLINE typename FixedTables<T>::W fixed_k_pos(typename FixedTa
                        : W(1) / x + x * (l * Tab::i1_unit(y) + Tab::k1_small(y));
     return scaled ? k * math::exp(x) : k;
   }
+  if (!scaled && x > W(Tab::kKUnderflow)) return W(0);  // also spares exp's slow underflow path
   const bool far = x > W(kFixedSplitK2);
   const W u = W(1) / x;
   const W s = far ? u : u - W(kFixedKMidCentre);
