@@ -26,6 +26,8 @@ from fastspectral.cli import SIZE_SCALE_ENV, build_parser, main
 #: Keeps every run to a few hundred elements: the harness is under test, not the kernels.
 TINY = ["--quick", "--size-scale", "0.01"]
 KERNELS = {"log_iv", "log_kv", "ive", "kve", "log_ive", "log_kve"}
+#: Fixed-order functions: CPU cases on the loguniform input set only.
+FIXED = {"i0", "i0e", "i1", "i1e", "k0", "k0e", "k1", "k1e"}
 
 
 def run_main(argv: list[str]) -> tuple[int, str, str]:
@@ -81,9 +83,10 @@ def test_json_cases(quick_run: dict[str, Any]) -> None:
     doc = quick_run["json"]
     cases = doc["cases"]
     threads = doc["config"]["threads"]
-    # 6 kernels x 5 input sets x 2 dtypes x each thread count
-    assert len(cases) == len(KERNELS) * 5 * 2 * len(threads)
-    assert {c["kernel"] for c in cases} == KERNELS
+    # (6 kernels x 5 input sets + 8 fixed-order functions) x 2 dtypes x each thread count
+    assert len(cases) == (len(KERNELS) * 5 + len(FIXED)) * 2 * len(threads)
+    assert {c["kernel"] for c in cases} == KERNELS | FIXED
+    assert {c["input"] for c in cases if c["kernel"] in FIXED} == {"loguniform"}
     assert {c["input"] for c in cases} == {"loguniform", "vmf-p512", "vmf-p2048", "vmf-p8192",
                                            "vmf-p32768"}
     assert {c["dtype"] for c in cases} == {"f32", "f64"}
@@ -117,8 +120,8 @@ def test_table_and_progress(quick_run: dict[str, Any]) -> None:
     for col in ("competitor", "input", "dtype", "threads", "fastspectral", "ns/el", "ratio",
                 "scipy bad %"):
         assert col in header
-    rows = [line for line in out.splitlines() if line.split()[:1] and line.split()[0] in KERNELS
-            and "scipy" in line]
+    rows = [line for line in out.splitlines() if line.split()[:1]
+            and line.split()[0] in KERNELS | FIXED and "scipy" in line]
     assert len(rows) == n
     assert all(line.split()[-3].endswith("x") for line in rows)  # the ratio column
     assert "median ratio over input sets" in out
@@ -133,8 +136,8 @@ def test_markdown_tables(quick_run: dict[str, Any]) -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     # one summary row per kernel, one detailed row per case (+ headers and alignment rows)
     n_cases = len(quick_run["json"]["cases"])
-    assert len(rows) == (len(KERNELS) + 2) + (n_cases + 2)  # one competitor per kernel
-    for kernel in KERNELS:
+    assert len(rows) == (len(KERNELS | FIXED) + 2) + (n_cases + 2)  # one competitor per kernel
+    for kernel in KERNELS | FIXED:
         assert any(r.startswith(f"| {kernel} |") for r in rows)
 
 

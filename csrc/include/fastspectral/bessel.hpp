@@ -6,6 +6,7 @@
 // we return the limit; elsewhere special values follow SciPy.
 #pragma once
 
+#include "fastspectral/bessel_fixed.hpp"
 #include "fastspectral/bessel_i.hpp"
 #include "fastspectral/bessel_k.hpp"
 #include "fastspectral/bessel_values.hpp"
@@ -235,14 +236,15 @@ FS_HOST_DEVICE T kve(T v, T x) {
   return math::exp(log_kve(v, x));
 }
 
-// Fixed orders 0 and 1 (scipy.special.i0, i0e, i1, i1e, k0, k0e, k1, k1e).
-template <class T> FS_HOST_DEVICE T i0(T x) { return iv(T(0), x); }
-template <class T> FS_HOST_DEVICE T i0e(T x) { return ive(T(0), x); }
-template <class T> FS_HOST_DEVICE T i1(T x) { return iv(T(1), x); }
-template <class T> FS_HOST_DEVICE T i1e(T x) { return ive(T(1), x); }
-template <class T> FS_HOST_DEVICE T k0(T x) { return kv(T(0), x); }
-template <class T> FS_HOST_DEVICE T k0e(T x) { return kve(T(0), x); }
-template <class T> FS_HOST_DEVICE T k1(T x) { return kv(T(1), x); }
-template <class T> FS_HOST_DEVICE T k1e(T x) { return kve(T(1), x); }
+// Fixed orders 0 and 1 (scipy.special.i0, i0e, i1, i1e, k0, k0e, k1, k1e): dedicated short
+// polynomial forms (bessel_fixed.hpp) instead of the branchy general-order code.
+template <class T> FS_HOST_DEVICE T i0(T x) { return fixed_i0(x); }
+template <class T> FS_HOST_DEVICE T i0e(T x) { return fixed_i0e(x); }
+template <class T> FS_HOST_DEVICE T i1(T x) { return fixed_i1(x); }
+template <class T> FS_HOST_DEVICE T i1e(T x) { return fixed_i1e(x); }
+template <class T> FS_HOST_DEVICE T k0(T x) { return fixed_k0(x); }
+template <class T> FS_HOST_DEVICE T k0e(T x) { return fixed_k0e(x); }
+template <class T> FS_HOST_DEVICE T k1(T x) { return fixed_k1(x); }
+template <class T> FS_HOST_DEVICE T k1e(T x) { return fixed_k1e(x); }
 
 }  // namespace fs

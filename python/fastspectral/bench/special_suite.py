@@ -8,7 +8,9 @@ What SciPy users write today is the competitor: ``log(ive(v, x)) + x`` for ``log
                 P in {512, 2048, 8192, 32768}
 
 each in float64 and float32, fastspectral on 1 thread and on all threads (SciPy's special
-functions are single-threaded). Besides the times, every case reports
+functions are single-threaded). The fixed-order functions i0, i0e, i1, i1e, k0, k0e, k1, k1e
+run against ``scipy.special.<same name>`` on the ``loguniform`` x (the same x as the GPU
+cases against cupyx). Besides the times, every case reports
 ``scipy_bad_fraction``: among the elements where our log is finite, the fraction where SciPy's
 result is 0, inf or nan (its log is then useless) -- this, not only speed, is the point.
 
@@ -140,6 +142,17 @@ def _kernel_metrics(kernel: Kernel, v: np.ndarray, x: np.ndarray
     return metrics
 
 
+def _fixed_metrics(ours: Any, theirs: Any) -> dict[str, float]:
+    """For i0 ... k1e: the share of SciPy results that are 0/inf/nan where ours is finite and
+    nonzero, and our own share of 0/inf/nan (true over/underflow: i0(800) is inf for both)."""
+    ours, theirs = _to_numpy(ours), _to_numpy(theirs)
+    good = np.isfinite(ours) & (ours != 0)
+    bad = ~np.isfinite(theirs) | (theirs == 0)
+    n_good = int(good.sum())
+    return {"scipy_bad_fraction": float((bad & good).sum() / n_good) if n_good else float("nan"),
+            "fs_nonfinite_fraction": float(1.0 - n_good / max(ours.size, 1))}
+
+
 # --------------------------------------------------------------------------- cases
 
 def _cpu_case(kernel: Kernel, label: str, n: int, params: dict[str, Any], dtype: str,
@@ -157,6 +170,22 @@ def _cpu_case(kernel: Kernel, label: str, n: int, params: dict[str, Any], dtype:
     return Case(suite=NAME, kernel=kernel.name, competitor=f"scipy {kernel.competitor}",
                 input=label, n=n, dtype=dtype, threads=threads, competitor_threads=1,
                 prepare=prepare, params=params)
+
+
+def _cpu_fixed_case(name: str, label: str, n: int, params: dict[str, Any], dtype: str,
+                    threads: int, seed: int) -> Case:
+    def prepare() -> Prepared:
+        import scipy.special as sc
+
+        from fastspectral import special
+
+        _, x = make_inputs(label, n, dtype, seed)
+        ours, theirs = getattr(special, name), getattr(sc, name)
+        return Prepared(ours=lambda: ours(x), theirs=lambda: theirs(x), metrics=_fixed_metrics)
+
+    return Case(suite=NAME, kernel=name, competitor=f"scipy {name}", input=label, n=n,
+                dtype=dtype, threads=threads, competitor_threads=1, prepare=prepare,
+                params=params)
 
 
 def gpu_function(name: str) -> Callable[..., Any]:
@@ -239,6 +268,9 @@ def cases(config: BenchConfig) -> list[Case]:
                 for label, n, params in input_sets(config):
                     out += [_cpu_case(k, label, n, params, dtype, threads, config.seed)
                             for k in KERNELS]
+                    if label == "loguniform":
+                        out += [_cpu_fixed_case(name, label, n, params, dtype, threads,
+                                                config.seed) for name in ORDER01]
     if config.device == "gpu" and not gpu_available():
         print("special: no GPU cases (needs a CUDA build of fastspectral, a visible GPU and "
               "cupy)", file=sys.stderr)
