@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from .kernels import (Kernel1D, StudentTMixture, GaussianMixture, SquaredExponential, Matern52,
                       make_kernel)
-from .problems import Problem, poisson_1d, allen_cahn_1d, poisson_2d
+from .problems import (Problem, poisson_1d, allen_cahn_1d, poisson_2d, allen_cahn_2d,
+                       advection_2d)
 from .solver import solve, GPSolution, GPSolverWarning
 
 __all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
-           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "solve",
+           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d",
+           "advection_2d", "solve",
            "GPSolution", "GPSolverWarning"]
