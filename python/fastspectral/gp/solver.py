@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 
-from .kernels import Kernel1D, make_kernel
+from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .problems import Problem, _sizes
 
 __all__ = ["solve", "GPSolution", "GPSolverWarning"]
@@ -428,6 +428,14 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
     log_a0 = min(0.0, math.log(0.05 / ax.h))
     kern = (make_kernel(kernel, n_components, min(freq_scale, nyquist), log_a=log_a0)
             if not isinstance(kernel, Kernel1D) else kernel.copy())
+    bounds = None
+    if is_baseline(kern):
+        # SE / Matern baselines: start at 3 grid steps, never below 1 (kernels.baseline_log_a)
+        if not isinstance(kernel, Kernel1D):
+            kern.log_a[:] = baseline_log_a(kern, ax.h, 3.0)
+        bounds = [(None, None)] * kern.n_params
+        bounds[-1] = (None, baseline_log_a(kern, ax.h, 1.0))
+        kern.log_a[:] = np.minimum(kern.log_a, bounds[-1][1])
     obj = _Objective1D(problem, ax, f, g, bidx, jitter, lambda_b)
     # frequencies above the grid's Nyquist alias on the grid while their second derivatives
     # grow like mu^2: unbounded, the optimiser found degenerate "solutions" of size ~0 with
@@ -457,12 +465,13 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
             store = {"U": U}
             res = _scipy("optimize").minimize(mumap.wrap(obj.profiled), mumap.to_internal(kern.theta),
                                 args=(kern, tau1, tau2, store), method="L-BFGS-B", jac=True,
+                                bounds=bounds,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             if "theta" in store:
                 kern.theta, U = store["theta"], store["U"]
         else:
             res = _scipy("optimize").minimize(mumap.wrap(obj.value_grad), mumap.to_internal(kern.theta),
-                                args=(kern, U, tau2), method="L-BFGS-B", jac=True,
+                                args=(kern, U, tau2), method="L-BFGS-B", jac=True, bounds=bounds,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             kern.theta = mumap.from_internal(res.x)
         nfev += res.nfev

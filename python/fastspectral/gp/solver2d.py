@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 
 from ..kron import kron_mode_product
-from .kernels import Kernel1D, make_kernel
+from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .solver import _scipy
 
 __all__ = ["solve_2d"]
@@ -428,6 +428,16 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
         log_a0 = min(0.0, math.log(0.05 / h[d]))
         kernels.append(kernel.copy() if isinstance(kernel, Kernel1D)
                        else make_kernel(kernel, n_components, min(fs, nyq[d]), log_a=log_a0))
+    bounds = []
+    for d, k in enumerate(kernels):
+        b = [(None, None)] * k.n_params
+        if is_baseline(k):
+            # SE / Matern baselines: start at 3 grid steps, never below 1 (kernels.baseline_log_a)
+            if not isinstance(kernel, Kernel1D):
+                k.log_a[:] = baseline_log_a(k, h[d], 3.0)
+            b[-1] = (None, baseline_log_a(k, h[d], 1.0))
+            k.log_a[:] = np.minimum(k.log_a, b[-1][1])
+        bounds += b
     model = _Model2D(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
     ex = None
     if track_error and problem.exact is not None:
@@ -449,9 +459,21 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
         store = {"U": U}
         theta0 = model.theta()
         res = _scipy("optimize").minimize(model.profiled, theta0, args=(tau1, tau2, store),
-                                          method="L-BFGS-B", jac=True,
+                                          method="L-BFGS-B", jac=True, bounds=bounds,
                                           options={"maxiter": lbfgs_steps, "ftol": 1e-15,
                                                    "gtol": 1e-12})
+        if not store.get("nfev"):
+            # every trial (the starting point included) was rejected: the U solve did not
+            # converge, so the envelope-theorem gradient is meaningless
+            status = "failed"
+            message = (f"the U solve did not converge (CG relative residual {model.cg_rel:.1e} > "
+                       f"{model.cg_accept:.0e}); no hyperparameter step was taken")
+            history.append({"iter": it, "objective": float("nan"), "time": time.perf_counter() - t0,
+                            "nfev": nfev, "cg_iterations": ncg + store.get("cg", 0)})
+            if best is None:
+                Alpha = model.alpha(U)
+                best = (np.inf, U.copy(), [k.copy() for k in kernels], Alpha)
+            break
         nfev += store.get("nfev", 0)
         ncg += store.get("cg", 0)
         model.set_theta(store.get("theta", theta0))
