@@ -2,8 +2,10 @@
 
 kernels   per-dimension spectral-mixture kernels (Student-t / Gaussian mixtures, SE, Matern-5/2)
           with closed-form derivative matrices and hyperparameter gradients
-problems  box-domain PDE descriptions and the paper's benchmark problems
-solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution``
+problems  box-domain PDE descriptions and the paper's benchmark problems (1-D/2-D Poisson and
+          Allen-Cahn, 2-D advection)
+solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution`` (1-D here, 2-D in solver2d:
+          the same objective, U by preconditioned CG on Kronecker matvecs)
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ class GPSolution:
 
     Attributes: values (grid values, shape of the grid), axes (node vectors), kernels (one per
     dimension), history (list of dicts per outer iteration), status ('converged',
-    'max_iter', 'time_limit', 'stalled' (2-D: L-BFGS's line search gave up), 'failed'),
+    'max_iter', 'time_limit', 'failed' (non-finite objective; 2-D: no U solve converged)),
     message, n_iter.
     """
 
