@@ -377,3 +377,14 @@ def test_se_and_matern_baselines_give_a_poorer_fit_instead_of_collapsing():
             assert k.log_a[0] <= baseline_log_a(k, h, 1.0) + 1e-12
     # GP-HM's spectral mixture beats the Matern baseline on the same grid
     assert errs["matern52"] > 10 * 2.1e-4
+
+
+def test_2d_learned_tau_option_runs():
+    """learn_tau=True follows the paper's closed-form tau (slow CG at large grids, see solver2d)."""
+    p = P.poisson_2d(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 24, n_components=6, max_iter=2, lbfgs_steps=5, learn_tau=True)
+    rec = sol.history[-1]
+    assert rec["tau2"] < 1e10 and np.isfinite(rec["objective"])
+    assert sol.error() < 1e-2
