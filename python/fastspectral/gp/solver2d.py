@@ -46,7 +46,10 @@ Nonlinear PDEs (Allen-Cahn) take Gauss-Newton steps with backtracking on the exa
 each a PCG solve with the same preconditioner shifted by mean N'(U).  Fine on small grids
 (allen_cahn_2d(5), 24^2: 5e-5); at the paper's 400^2, omega = 100 the CG solves do not converge
 (N'(U) varies too much for a constant shift) and the solve reports status 'failed'.  A trial
-theta whose U solve stops above cg_accept (1e-6 relative residual) is rejected.
+theta whose U solve stops above cg_accept (1e-6 relative residual) is rejected, and that makes
+the nonlinear path sensitive to round-off: allen_cahn_2d(10) on 40^2 stopped after 2 outer
+iterations at 2.6e-3 with one BLAS thread (0.5 s) but reached 1.3e-5 in 80 s with threaded BLAS
+(different CG round-off, different accept/reject decisions).  Not reliable yet.
 
 Odd-order (first-derivative, advection) terms make E_d non-symmetric and are not supported in
 2-D yet; mixed terms (u_xy) are not separable and are rejected.
