@@ -208,27 +208,183 @@ def test_solve_2d_poisson_low_frequency():
     X, Y = np.meshgrid(*sol.axes, indexing="ij")
     # the conditional mean with jittered factors reproduces the grid values up to ~jitter * alpha
     np.testing.assert_allclose(sol.predict(np.c_[X.ravel(), Y.ravel()]), sol.values.ravel(), atol=1e-3)
+    for key in ("objective", "residual_rms", "boundary_rms", "tau1", "tau2", "cg_iterations", "error"):
+        assert key in sol.history[-1]
 
 
-def test_2d_collocation_gradient_matches_finite_differences():
-    from fastspectral.gp.solver2d import _Collocation2D
+def _model_2d(problem, sizes, kernels, jitter=1e-3, lambda_b=200.0):
+    from fastspectral.gp.solver2d import _Model2D
+    return _Model2D(problem, problem.grid_axes(sizes), kernels, jitter, lambda_b)
+
+
+def _small_2d_problem():
     u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
-    p = P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): 1.0, (0, 2): 0.7, (1, 0): 0.3, (0, 0): -0.5},
-                  source=lambda x, y: 0 * x + 1.0, boundary=u)
-    ks = [gp.make_kernel("student_t", 3, 1.0, log_a=-1.0), gp.make_kernel("gaussian", 3, 1.0, log_a=-1.0)]
-    c = _Collocation2D(p, p.grid_axes([12, 10]), ks, 1e-3)
-    th = np.concatenate([k.theta for k in ks]) + 0.05
-    _, g = c.value_grad(th)
+    return P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): 1.0, (0, 2): 0.7, (0, 0): -0.5},
+                     source=lambda x, y: 0 * x + 1.0, boundary=u)
+
+
+def _small_kernels():
+    return [gp.make_kernel("student_t", 3, 1.0, log_a=-1.0), gp.make_kernel("gaussian", 3, 1.0, log_a=-1.0)]
+
+
+def test_2d_u_solve_matches_dense_normal_equations():
+    """PCG in the whitened Kronecker coordinates = the dense minimiser of the objective in U."""
+    p = _small_2d_problem()
+    m = _model_2d(p, (9, 7), _small_kernels())
+    tau1, tau2 = 3.0, 50.0
+    U = m.solve_u(np.zeros((9, 7)), tau1, tau2)
+    assert m.cg_rel < 1e-9
+    f = m.factors()["f"]
+    K = np.kron(f[0]["K"], f[1]["K"])
+    A = (np.kron(f[0]["Aop"] @ f[0]["Kinv"], np.eye(7)) + np.kron(np.eye(9), f[1]["Aop"] @ f[1]["Kinv"])
+         - 0.5 * np.eye(63))
+    Pb = np.diag(m.mask.ravel().astype(float))
+    g = np.zeros(63)
+    g[m.mask.ravel()] = m.g
+    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
+    b = 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel()
+    np.testing.assert_allclose(U.ravel(), np.linalg.solve(H, b), rtol=1e-7, atol=1e-7 * np.abs(U).max())
+
+
+def test_2d_preconditioner_is_the_stated_inverse():
+    p = _small_2d_problem()
+    m = _model_2d(p, (9, 7), _small_kernels())
+    f = m.factors()["f"]
+    D = m.factors()["D"].ravel()
+    tau1, tau2 = 3.0, 5.0
+    Bt = np.array([m._bt(e.reshape(9, 7), f) for e in np.eye(63)]).T
+    sh = 1.0 / math.sqrt(tau2 * np.max(D * D))
+    G = np.kron(f[0]["G"] + sh * np.eye(9), f[1]["G"] + sh * np.eye(7))
+    Pm = tau2 * D[:, None] * G * D[None, :] + 200.0 * tau1 * Bt.T @ Bt
+    R = np.random.default_rng(0).standard_normal((9, 7))
+    want = np.linalg.solve(Pm, R.ravel())
+    np.testing.assert_allclose(m.preconditioner(tau1, tau2)(R).ravel(), want, rtol=1e-8,
+                               atol=1e-10 * np.abs(want).max())
+
+
+def test_2d_gradient_matches_finite_differences():
+    p = _small_2d_problem()
+    ks = _small_kernels()
+    m = _model_2d(p, (12, 10), ks)
+    th = m.theta() + 0.05
+    m.set_theta(th)
+    U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
+    _, g, _ = m.value_grad(U, 30.0)
     fd = np.empty_like(g)
     for i in range(th.size):
         e = np.zeros_like(th)
         e[i] = 1e-6
-        fd[i] = (c.value_grad(th + e)[0] - c.value_grad(th - e)[0]) / 2e-6
+        m.set_theta(th + e)
+        a = m.value_grad(U, 30.0)[0]
+        m.set_theta(th - e)
+        fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+    # the profiled objective's gradient (envelope theorem) at the exact minimiser
+    store = {"U": U}
+    _, gp_ = m.profiled(th, 10.0, 30.0, store)
+    i = int(np.argmax(np.abs(gp_)))
+    e = np.zeros_like(th)
+    e[i] = 1e-6
+    fp = (m.profiled(th + e, 10.0, 30.0, {"U": U})[0] - m.profiled(th - e, 10.0, 30.0, {"U": U})[0]) / 2e-6
+    assert abs(fp - gp_[i]) <= 1e-4 * abs(gp_[i])
 
 
-def test_2d_mixed_terms_rejected():
+def _init_error_2d(problem, n):
+    """Relative error at the paper's initial kernel (no hyperparameter learning)."""
+    from fastspectral.kron import kron_mode_product
+    axes = problem.grid_axes([n, n])
+    h = axes[0][1] - axes[0][0]
+    ks = [gp.make_kernel("student_t", 30, problem.freq_scale, log_a=min(0.0, math.log(0.05 / h)))
+          for _ in range(2)]
+    m = _model_2d(problem, (n, n), ks, jitter=1e-6)
+    alpha = m.alpha(m.solve_u(np.zeros((n, n)), 1e10, 1e10))
+    xs = [np.linspace(0, 2 * np.pi, 300)] * 2
+    up = kron_mode_product([k.matrix(x, a) for k, x, a in zip(ks, xs, axes)], alpha)
+    ue = problem.exact(*np.meshgrid(*xs, indexing="ij"))
+    return float(np.linalg.norm(up - ue) / np.linalg.norm(ue))
+
+
+def test_2d_poisson_sin10_error_is_reproducible():
+    """sin(10x) sin(10y) on [0, 2 pi]^2, 60^2 grid (the paper's 2-D Poisson scaled down): learning
+    the kernel takes the error from ~1e-2 to ~1.2e-4, and the answer does not depend on how
+    long L-BFGS runs (the earlier exact-collocation solver's did)."""
+    p = P.poisson_2d(10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        a = solve(p, 60, max_iter=3, lbfgs_steps=30)
+        b = solve(p, 60, max_iter=6, lbfgs_steps=10)
+    e0 = _init_error_2d(p, 60)
+    assert e0 > 3e-3
+    assert a.error() < 3e-4 and a.error() < e0 / 20
+    assert abs(a.error() - b.error()) <= 0.05 * a.error()
+    assert a.status == "converged"
+
+
+def test_2d_allen_cahn_gauss_newton():
+    p = P.allen_cahn_2d(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 20, n_components=10, max_iter=3)
+    assert sol.error(100) < 1e-4
+    # the nonlinear residual is met at the grid nodes
+    assert sol.history[-1]["residual_rms"] < 1e-3
+
+
+def test_2d_unsupported_operators_rejected():
     p = P.Problem([(0, 1.0), (0, 1.0)], {(1, 1): 1.0}, source=0.0 * np.ones((8, 8)),
                   boundary=lambda x, y: 0 * x)
     with pytest.raises(NotImplementedError, match="mixed"):
         solve(p, 8)
+    with pytest.raises(NotImplementedError, match="first-order"):
+        solve(P.advection_2d(2.0), 8)
+    with pytest.raises(NotImplementedError, match="2-D"):
+        solve(P.poisson_1d(1.0), 8, learn_tau=False)
+
+
+def test_advection_2d_constructor_exact_solution():
+    p = P.advection_2d(5.0)
+    x, t = np.meshgrid(np.linspace(0, 1, 7), np.linspace(0, 1, 5), indexing="ij")
+    h = 1e-6
+    ut = (p.exact(x, t + h) - p.exact(x, t - h)) / (2 * h)
+    ux = (p.exact(x + h, t) - p.exact(x - h, t)) / (2 * h)
+    np.testing.assert_allclose(ut + 5.0 * ux, 0.0, atol=1e-6)
+
+
+def test_allen_cahn_2d_source_is_consistent():
+    p = P.allen_cahn_2d(7.0)
+    x, y = np.meshgrid(np.linspace(0.1, 0.9, 5), np.linspace(0.2, 0.8, 4), indexing="ij")
+    h = 1e-4
+    u = p.exact
+    lap = ((u(x + h, y) - 2 * u(x, y) + u(x - h, y)) + (u(x, y + h) - 2 * u(x, y) + u(x, y - h))) / h ** 2
+    np.testing.assert_allclose(lap + u(x, y) * (u(x, y) ** 2 - 1), p.source(x, y), rtol=1e-5, atol=1e-3)
+
+
+def test_se_and_matern_baselines_give_a_poorer_fit_instead_of_collapsing():
+    """A single frequency-0 envelope used to collapse to a white-noise kernel (error 1.0): the
+    objective is unbounded below along w -> 0, a -> inf.  With the length bounded below by one
+    grid step the baselines give a real, poorer fit."""
+    from fastspectral.gp.kernels import baseline_log_a
+    p = P.poisson_1d(20.0)
+    h = 2 * np.pi / 99
+    errs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        for kind, bound in (("se", 1e-3), ("matern52", 5e-2)):
+            sol = solve(p, 100, kernel=kind, max_iter=6)
+            errs[kind] = sol.error()
+            assert errs[kind] < bound
+            k = sol.kernels[0]
+            assert k.log_a[0] <= baseline_log_a(k, h, 1.0) + 1e-12
+    # GP-HM's spectral mixture beats the Matern baseline on the same grid
+    assert errs["matern52"] > 10 * 2.1e-4
+
+
+def test_2d_learned_tau_option_runs():
+    """learn_tau=True follows the paper's closed-form tau (slow CG at large grids, see solver2d)."""
+    p = P.poisson_2d(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 24, n_components=6, max_iter=2, lbfgs_steps=5, learn_tau=True)
+    rec = sol.history[-1]
+    assert rec["tau2"] < 1e10 and np.isfinite(rec["objective"])
+    assert sol.error() < 1e-2

@@ -2,16 +2,20 @@
 
 kernels   per-dimension spectral-mixture kernels (Student-t / Gaussian mixtures, SE, Matern-5/2)
           with closed-form derivative matrices and hyperparameter gradients
-problems  box-domain PDE descriptions and the paper's benchmark problems
-solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution``
+problems  box-domain PDE descriptions and the paper's benchmark problems (1-D/2-D Poisson and
+          Allen-Cahn, 2-D advection)
+solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution`` (1-D here, 2-D in solver2d:
+          the same objective, U by preconditioned CG on Kronecker matvecs)
 """
 from __future__ import annotations
 
 from .kernels import (Kernel1D, StudentTMixture, GaussianMixture, SquaredExponential, Matern52,
                       make_kernel)
-from .problems import Problem, poisson_1d, allen_cahn_1d, poisson_2d
+from .problems import (Problem, poisson_1d, allen_cahn_1d, poisson_2d, allen_cahn_2d,
+                       advection_2d)
 from .solver import solve, GPSolution, GPSolverWarning
 
 __all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
-           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "solve",
+           "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d",
+           "advection_2d", "solve",
            "GPSolution", "GPSolverWarning"]

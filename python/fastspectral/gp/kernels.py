@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 __all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
-           "make_kernel"]
+           "make_kernel", "is_baseline", "baseline_log_a"]
 
 _SQRT5 = math.sqrt(5.0)
 
@@ -227,6 +227,25 @@ class Matern52(StudentTMixture):
 
     def __init__(self, *, log_a: float = 0.0, weight: float = 1.0):
         super().__init__(1, 0.0, log_a=log_a, learn_mu=False, weights=[weight])
+
+
+def is_baseline(kernel: Kernel1D) -> bool:
+    """A single fixed-frequency-0 envelope (SE or Matern-5/2), not a spectral mixture."""
+    return kernel.Q == 1 and not kernel.learn_mu and float(kernel.mu[0]) == 0.0
+
+
+def baseline_log_a(kernel: Kernel1D, h: float, steps: float) -> float:
+    """log a for which the envelope's correlation length is ``steps`` grid spacings h:
+    SE exp(-a r^2): a = 1 / (steps h)^2; Matern-5/2 in sqrt5 a |r|: a = 1 / (sqrt5 steps h).
+
+    Why the baselines need it: for a single envelope at frequency 0 the GP-HM objective is
+    unbounded below along w -> 0, a -> inf (a white-noise kernel: (M/2) log w -> -inf while the
+    collocation values U ~ F / k''(0) -> 0 keep U^T K^{-1} U bounded).  From the paper's init
+    (log a = 0) L-BFGS followed that direction on sin(100x) and the error was 1.0.  The solver
+    therefore starts the baselines at 3 grid steps and bounds the length from below by 1 step."""
+    if kernel._env is _gauss_env:
+        return -2.0 * math.log(steps * h)
+    return -math.log(_SQRT5 * steps * h)
 
 
 _KINDS = {"student_t": StudentTMixture, "stm": StudentTMixture,

@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d"]
+__all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d", "advection_2d"]
 
 
 class Problem:
@@ -172,6 +172,42 @@ def poisson_2d(omega: float = 100.0, domain=(0.0, 2 * math.pi)) -> Problem:
                    source=lambda x, y: -2 * omega ** 2 * np.sin(omega * x) * np.sin(omega * y),
                    boundary=u, exact=u, freq_scale=_paper_freq_scale(omega),
                    name=f"poisson2d_sin{omega:g}x")
+
+
+def allen_cahn_2d(omega: float = 100.0, domain=(0.0, 1.0)) -> Problem:
+    """u_xx + u_yy + u(u^2 - 1) = f on a square, u = g(x) g(y) with
+    g(s) = sin(s) + 0.1 sin(omega s / 5) + cos(omega s): the paper's 2D Allen-Cahn (omega = 100
+    on [0, 1]^2, their freq_scale 30)."""
+    w = float(omega)
+
+    def g(s):
+        return np.sin(s) + 0.1 * np.sin(0.2 * w * s) + np.cos(w * s)
+
+    def g2(s):
+        return -np.sin(s) - 0.1 * (0.2 * w) ** 2 * np.sin(0.2 * w * s) - w * w * np.cos(w * s)
+
+    u = lambda x, y: g(x) * g(y)
+
+    def f(x, y):
+        v = g(x) * g(y)
+        return g2(x) * g(y) + g(x) * g2(y) + v * (v * v - 1.0)
+
+    return Problem([domain, domain], {(2, 0): 1.0, (0, 2): 1.0}, source=f, boundary=u, exact=u,
+                   nonlinearity=lambda v: v * (v * v - 1.0), dnonlinearity=lambda v: 3.0 * v * v - 1.0,
+                   freq_scale=max(1.0, 30.0 * w / 100.0), name=f"allen_cahn2d_mix{w:g}")
+
+
+def advection_2d(beta: float = 200.0, domain=((0.0, 1.0), (0.0, 1.0))) -> Problem:
+    """u_t + beta u_x = 0 on [0, 1] (x) x [0, 1] (t), u = sin(x - beta t), Dirichlet data on the
+    whole box boundary (the paper's advection case: beta = 200, 200^2 grid, lambda_b = 500).
+
+    Dimension 0 is x, dimension 1 is t.  The 2-D solver does not handle first-order terms yet
+    (``solve`` raises NotImplementedError for this problem)."""
+    b = float(beta)
+    u = lambda x, t: np.sin(x - b * t)
+    return Problem(list(domain), {(1, 0): b, (0, 1): 1.0}, source=lambda x, t: 0.0 * x,
+                   boundary=u, exact=u, freq_scale=max(1.0, 1.25 * b / (2 * math.pi)),
+                   name=f"advection2d_beta{b:g}")
 
 
 def _paper_freq_scale(omega):

@@ -31,7 +31,8 @@ unbounded below as a residual vanishes); the first length-scale is widened on co
 the reported solution is the iterate with the lowest objective (the paper reports the best of
 21 checkpoints *against the exact solution*, which a solver cannot do).
 
-Two-dimensional problems go to solver2d (the exact-collocation limit, see there).
+Two-dimensional problems go to solver2d (same objective; U solved by preconditioned CG on
+Kronecker matvecs, tau kept at tau_max by default, see there).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ import warnings
 
 import numpy as np
 
-from .kernels import Kernel1D, make_kernel
+from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .problems import Problem, _sizes
 
 __all__ = ["solve", "GPSolution", "GPSolverWarning"]
@@ -85,7 +86,7 @@ class GPSolution:
 
     Attributes: values (grid values, shape of the grid), axes (node vectors), kernels (one per
     dimension), history (list of dicts per outer iteration), status ('converged',
-    'max_iter', 'time_limit', 'stalled' (2-D: L-BFGS's line search gave up), 'failed'),
+    'max_iter', 'time_limit', 'failed' (non-finite objective; 2-D: no U solve converged)),
     message, n_iter.
     """
 
@@ -333,11 +334,13 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
           tol: float = 1e-9, lambda_b: float = 200.0, jitter: float = 1e-6,
           max_time: float | None = None, tau_max: float = 1e10, tau_init: float = 1.0,
           bound_frequencies: bool = False, profile: bool = True, blas_threads: int | None = 1,
+          learn_tau: bool | None = None,
           verbose: bool = False, track_error: bool = True,
           callback=None) -> GPSolution:
     """Solve ``problem`` with GP-HM on a uniform grid of ``grid_size`` nodes per dimension
     (endpoints included; an int or one int per dimension).  1-D: linear or nonlinear PDEs;
-    2-D: linear operators without mixed derivatives (see solver2d).
+    2-D: linear or nonlinear PDEs whose operator has no mixed or first-order terms (see
+    solver2d).
 
     Example
     -------
@@ -352,8 +355,7 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     n_components, freq_scale : mixture size and initial frequency range (mu = linspace(0, 1, Q) *
         freq_scale); freq_scale defaults to problem.freq_scale, else a quarter of the grid's
         Nyquist frequency.
-    max_iter : outer iterations (tau update, then L-BFGS on the hyperparameters).  In 2-D
-        L-BFGS runs max_iter * lbfgs_steps iterations in one go (no tau there).
+    max_iter : outer iterations (tau update, then L-BFGS on the hyperparameters).
     lbfgs_steps : L-BFGS iterations per outer iteration.
     tol : stop when the objective's relative decrease stays below tol for two outer iterations.
     lambda_b, jitter : the paper's boundary weight (200) and jitter (1e-6).
@@ -367,6 +369,9 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
         made 1D Poisson sin(100x) on 400 points run in 10 s instead of 21 s.
     tau_init : precisions used for the first U solve (then closed form).
     tau_max : upper bound on the learned noise precisions tau_1, tau_2.
+    learn_tau : follow the closed-form tau (True) or keep tau_1 = tau_2 = tau_max (False).
+        Default: True in 1-D (where tau ends at the cap anyway), False in 2-D (see solver2d:
+        at the closed-form tau of 1e2-1e4 the 2-D U solve needs thousands of CG steps).
     max_time : wall-clock budget in seconds (the best iterate so far is returned).
     verbose : print one line per outer iteration (the progress display).
     callback : called with each history record (a dict).
@@ -380,22 +385,26 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
                       freq_scale=freq_scale, max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol,
                       lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
                       tau_init=tau_init, bound_frequencies=bound_frequencies, profile=profile,
-                      verbose=verbose, track_error=track_error, callback=callback)
+                      learn_tau=learn_tau, verbose=verbose, track_error=track_error,
+                      callback=callback)
 
 
 def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lbfgs_steps, tol,
-           lambda_b, jitter, max_time, tau_max, tau_init, bound_frequencies, profile, verbose,
-           track_error, callback):
+           lambda_b, jitter, max_time, tau_max, tau_init, bound_frequencies, profile, learn_tau,
+           verbose, track_error, callback):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
     if problem.ndim == 2:
         from .solver2d import solve_2d
         return solve_2d(problem, _sizes(grid_size, 2), kernel=kernel, n_components=n_components,
-                        freq_scale=freq_scale, max_iter=max_iter * lbfgs_steps, jitter=jitter,
-                        max_time=max_time, track_error=track_error, verbose=verbose,
-                        callback=callback)
+                        freq_scale=freq_scale, max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol,
+                        lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
+                        tau_init=tau_init, learn_tau=bool(learn_tau), track_error=track_error,
+                        verbose=verbose, callback=callback)
     if problem.ndim != 1:
         raise NotImplementedError("solve handles 1-D and 2-D problems only")
+    if learn_tau is False:
+        raise NotImplementedError("learn_tau=False is implemented for 2-D problems only")
     (M,) = _sizes(grid_size, 1)
     axes = problem.grid_axes([M])
     ax = _Axis(axes[0])
@@ -419,6 +428,14 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
     log_a0 = min(0.0, math.log(0.05 / ax.h))
     kern = (make_kernel(kernel, n_components, min(freq_scale, nyquist), log_a=log_a0)
             if not isinstance(kernel, Kernel1D) else kernel.copy())
+    bounds = None
+    if is_baseline(kern):
+        # SE / Matern baselines: start at 3 grid steps, never below 1 (kernels.baseline_log_a)
+        if not isinstance(kernel, Kernel1D):
+            kern.log_a[:] = baseline_log_a(kern, ax.h, 3.0)
+        bounds = [(None, None)] * kern.n_params
+        bounds[-1] = (None, baseline_log_a(kern, ax.h, 1.0))
+        kern.log_a[:] = np.minimum(kern.log_a, bounds[-1][1])
     obj = _Objective1D(problem, ax, f, g, bidx, jitter, lambda_b)
     # frequencies above the grid's Nyquist alias on the grid while their second derivatives
     # grow like mu^2: unbounded, the optimiser found degenerate "solutions" of size ~0 with
@@ -448,12 +465,13 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
             store = {"U": U}
             res = _scipy("optimize").minimize(mumap.wrap(obj.profiled), mumap.to_internal(kern.theta),
                                 args=(kern, tau1, tau2, store), method="L-BFGS-B", jac=True,
+                                bounds=bounds,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             if "theta" in store:
                 kern.theta, U = store["theta"], store["U"]
         else:
             res = _scipy("optimize").minimize(mumap.wrap(obj.value_grad), mumap.to_internal(kern.theta),
-                                args=(kern, U, tau2), method="L-BFGS-B", jac=True,
+                                args=(kern, U, tau2), method="L-BFGS-B", jac=True, bounds=bounds,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
             kern.theta = mumap.from_internal(res.x)
         nfev += res.nfev
