@@ -36,6 +36,19 @@ def cpu_timer(fn: Callable[[], Any], number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
+def gpu_available() -> bool:
+    """A CUDA build, a visible device and an importable cupy."""
+    import fastspectral
+
+    if not fastspectral.has_cuda():
+        return False
+    try:
+        import cupy  # noqa: F401
+    except Exception:  # ImportError, or a cupy that cannot find its CUDA libraries
+        return False
+    return True
+
+
 def cupy_timer(fn: Callable[[], Any], number: int) -> float:
     """Device time per call of a function that launches work on cupy's current stream.
 

@@ -180,7 +180,9 @@ DESCRIPTION = "Kronecker matrix-vector products (A_1 x ... x A_d) x vs NumPy shu
 NOTE = ("Competitors use NumPy's BLAS limited to the same thread count as fastspectral. "
         "ratio = competitor time / fastspectral time; for 'gemm rate' the competitor is a square "
         "matmul of about the same flop count, so the ratio is our rate / the BLAS rate. "
-        "flops = 2 M N sum(n_i) (square factors).")
+        "flops = 2 M N sum(n_i) (square factors). GPU cases: the shuffle and tensordot on cupy "
+        "(cuBLAS), and a device copy of one read of x plus one write of y (ratio = our fraction "
+        "of the memory-bandwidth bound).")
 
 _COMPETITOR_LABELS = {"numpy_shuffle": "numpy shuffle", "tensordot": "numpy tensordot",
                       "gemm_equivalent": "gemm rate"}
@@ -289,7 +291,7 @@ def cases(config: Any) -> list[Any]:
             for d in dcases:
                 _harness_cases(d, threads, out)
     if config.device in ("gpu", "all"):
-        from .special_suite import gpu_available
+        from ._harness import gpu_available
         if gpu_available():
             for dtype in ("float64", "float32"):
                 out += _gpu_cases(config.quick or config.size_scale < 1, dtype, config.seed)

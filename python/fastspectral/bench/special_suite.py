@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import BenchConfig
-from ._harness import Case, Prepared, cpu_timer, cupy_timer
+from ._harness import Case, Prepared, cpu_timer, cupy_timer, gpu_available
 
 NAME = "special"
 DESCRIPTION = "Bessel family (log_iv, log_kv, ive, kve, ...) vs scipy.special"
@@ -244,19 +244,6 @@ def _gpu_vs_cupyx_case(name: str, label: str, n: int, params: dict[str, Any], dt
     return Case(suite=NAME, kernel=name, competitor=f"cupyx {name}", input=label, n=n,
                 dtype=dtype, threads=None, competitor_threads=None, prepare=prepare,
                 device="gpu", competitor_device="gpu", params=params)
-
-
-def gpu_available() -> bool:
-    """A CUDA build, a visible device and an importable cupy."""
-    import fastspectral
-
-    if not fastspectral.has_cuda():
-        return False
-    try:
-        import cupy  # noqa: F401
-    except Exception:  # ImportError, or a cupy that cannot find its CUDA libraries
-        return False
-    return True
 
 
 def cases(config: BenchConfig) -> list[Case]:

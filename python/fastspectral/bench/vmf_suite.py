@@ -317,7 +317,7 @@ def cases(config: BenchConfig) -> list[Case]:
     out: list[Case] = []
     seed = config.seed
     if config.device in ("gpu", "all"):
-        from .special_suite import gpu_available
+        from ._harness import gpu_available
         if gpu_available():
             for p in KAPPA_DIMS:
                 out.append(_gpu_kappa_case(p, config.size(1_000_000, 100_000), seed))
