@@ -1171,21 +1171,29 @@ def _cp_Q(cp: _CP, Fk: list[Any], xp: Any) -> Any:
             * Fk[1][:, None, :, None] * Fk[2][:, None, None, :])
 
 
+def _cp_saved(x: Any, cp: _CP, p: _Plan, xp: Any = np) -> tuple[Any, Any, Any]:
+    """The compact input spectrum X (B, I, K), T = U_in^T X (B, R, K; None when separable) and
+    Q (R, K)."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    X = _compact_spectrum(x, p.in_shape, (s1, s2), p, p.norm, xp)
+    B, I = X.shape[0], X.shape[1]
+    K = len(w1) * len(w2) * p.L
+    Q = _cp_Q(cp, _cp_mode_factors(cp, p, xp), xp).reshape(cp.R, K)
+    X = X.reshape(B, I, K)
+    T = None if cp.separable else xp.matmul(cp.factors[0].T, X)
+    return X, T, Q
+
+
 def _cp_forward(x: Any, cp: _CP, p: _Plan, xp: Any = np) -> tuple[Any, tuple[Any, Any]]:
     """y and what _cp_backward needs: the compact input spectrum X (B, I, K) and T = U_in^T X
     (B, R, K) (None for separable CP)."""
     w1, s1, d1, w2, s2, d2 = p.idx
-    X = _compact_spectrum(x, p.in_shape, (s1, s2), p, p.norm, xp)
-    B, I = X.shape[0], X.shape[1]
     r1, r2 = len(w1), len(w2)
-    K = r1 * r2 * p.L
-    Q = _cp_Q(cp, _cp_mode_factors(cp, p, xp), xp).reshape(cp.R, K)
-    X = X.reshape(B, I, K)
+    X, T, Q = _cp_saved(x, cp, p, xp)
+    B = X.shape[0]
     if cp.separable:
         Y = X * (cp.factors[0] @ Q)              # the (C, K) separable weight: no larger than X
-        T = None
     else:
-        T = xp.matmul(cp.factors[0].T, X)         # (B, R, K)
         Y = xp.matmul(cp.factors[1], T * Q)       # (B, O, K)
     y = _compact_inverse(Y.reshape(B, Y.shape[1], r1, r2, p.L), p.out_shape, (d1, d2), p,
                          p.norm, xp)
@@ -1304,6 +1312,6 @@ def spectral_conv_cp_backward(grad_y: Any, x: Any, weights: Any, factors: Sequen
     b = _check_bias(bias, O, p.d, p.rdtype)
     with _on_device(x):
         grad_y = _grad_y_checked(grad_y, x, O, p, xp)
-        _, saved = _cp_forward(x, cp, p, xp)
-        gx, gl, gf = _cp_backward(grad_y, saved, cp, p, xp)
+        X, T, _ = _cp_saved(x, cp, p, xp)
+        gx, gl, gf = _cp_backward(grad_y, (X, T), cp, p, xp)
         return gx, gl, gf, _bias_grad(grad_y, b, p)
