@@ -1108,3 +1108,16 @@ def test_torch_variants_gradcheck_and_state_dict():
         SpectralConv(2, 3, (6, 5), separable=True)
     with pytest.raises(NotImplementedError, match="tucker"):
         SpectralConv(2, 3, (6, 5), factorization="tucker")
+
+
+def test_bench_peak_rss_increase():
+    """The spectral suite's memory column sees a 64 MiB allocation made (and touched) inside the
+    call, and not one made before it."""
+    from fastspectral.bench.spectral_suite import peak_rss_increase_mib
+
+    got = peak_rss_increase_mib(lambda: np.ones(64 * 2**20 // 8))
+    if got is None:
+        pytest.skip("no /proc/self/clear_refs high-water-mark reset here")
+    assert 60 <= got <= 80
+    held = np.ones(64 * 2**20 // 8)
+    assert peak_rss_increase_mib(lambda: held.sum()) < 16
