@@ -23,6 +23,13 @@ input on odd grids too.
 Checkpoints in neuraloperator's older per-corner layout (2**(d-1) weights of shape
 ``(in, out, m_1//2, ..., m_d//2)``) convert with :func:`weight_from_corners`.
 
+Weight variants (neuraloperator's ``separable=True`` and ``factorization="cp"``):
+:func:`spectral_conv_separable` (weight ``(C, *modes)``, one complex weight per channel and
+mode) and :func:`spectral_conv_cp` (tensorly-torch's CP layout: ``weights (R,)`` and factors
+``[U_in (in, R), U_out (out, R), F_1 (m_1, R), ..., F_d (m_d//2+1, R)]``, contracted from the
+factors without building the dense weight), each with its ``*_backward``.  Same transforms as
+the dense path; only the per-mode mixing differs (numpy/BLAS on the CPU).
+
 Frequency-domain models (Transform Once, Poli et al. 2022): :func:`rfft_modes` (transform once
 to a compact kept-mode spectrum in the weight layout), :func:`mode_mix` (a per-mode layer, any
 number of times), :func:`irfft_modes` (transform back once).
@@ -75,7 +82,9 @@ from . import _core
 from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
 __all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape", "weight_from_corners",
-           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix"]
+           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix", "spectral_conv_separable",
+           "spectral_conv_separable_backward", "spectral_conv_cp", "spectral_conv_cp_backward",
+           "cp_rank"]
 
 _NORMS = ("forward", "backward", "ortho")
 _DUAL = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
@@ -885,3 +894,424 @@ def mode_mix(X: Any, weight: Any) -> Any:
             get_cuda_module().spectral_mix(X5, W5, Y, 0, 1, 0, 0, 1, 0, K, False, None,
                                            _gpu_stream(xp))
     return Y.reshape((B, O) + tuple(X.shape[2:]))
+
+
+# --------------------------------------------------------------------------- weight variants
+#
+# Separable and CP-factorized weights share the dense path's pruned transforms; only the
+# per-mode mixing differs, and it runs as plain array code (numpy/BLAS, or cupy) on the compact
+# kept-mode spectra (B, C, r1, r2, L) -- viewed as (B, C, K), K = r1 * r2 * L.
+#
+# Separable (neuraloperator's separable=True): weight (C, *modes), in == out == C,
+#     Y[b, c, k] = W[c, k] X[b, c, k].
+# CP (tensorly-torch's CPTensor, neuraloperator's factorization="cp"): the dense weight of
+# shape (in, out, *modes) is sum_r weights[r] U_in[:, r] (x) U_out[:, r] (x) F_1[:, r] (x) ...
+# (x) F_d[:, r], with factors = [U_in (in, R), U_out (out, R), F_1 (m_1, R), ..., F_d
+# (m_d//2 + 1, R)]; separable CP (factors = [U (C, R), F_1, ..., F_d]) factorizes the
+# separable weight the same way.  The CP mixing never forms the (in, out, K) tensor:
+#     T = U_in^T X  (B, R, K);  T *= Q  with Q[r, k] = weights[r] prod_j F_j[k_j, r];
+#     Y = U_out T  (B, O, K)
+# which costs 2 R (I + O) K B complex multiply-adds against I O K B for the dense weight.
+#
+# Gradients follow the dense path's convention (dL/dRe + i dL/dIm, torch's for complex
+# leaves): for a weight W that is a polynomial (no conjugates) in a parameter t,
+# grad_t = sum conj(dW/dt) grad_W, and grad_W[i, o, k] = sum_b conj(X[b, i, k]) Gc[b, o, k]
+# where Gc is the output-gradient spectrum weighted by the Hermitian counts (c_out).
+
+def _compact_spectrum(a: Any, shape: tuple[int, ...], lead: tuple[np.ndarray, np.ndarray],
+                      p: _Plan, norm: str, xp: Any) -> Any:
+    """(B, C, r1, r2, L) kept modes of rfftn(a) over the grid `shape` (lead: the two leading
+    index lists into that grid)."""
+    if xp is np:
+        return _kept_rfftn(np.ascontiguousarray(a), shape, lead, p.L, norm, p.cdtype)
+    # cupy: full cuFFT, then the kept modes gathered (never ran: no GPU in this session)
+    F = _spec5(xp.ascontiguousarray(xp.fft.rfftn(a, axes=p.axes, norm=norm).astype(
+        p.cdtype, copy=False)))
+    F = xp.take(xp.take(F, xp.asarray(lead[0]), axis=2), xp.asarray(lead[1]), axis=3)
+    return xp.ascontiguousarray(F[..., :p.L])
+
+
+def _compact_inverse(Y: Any, shape: tuple[int, ...], lead: tuple[np.ndarray, np.ndarray],
+                     p: _Plan, norm: str, xp: Any) -> Any:
+    """irfftn onto `shape` of the spectrum equal to Y (B, C, r1, r2, L) at the kept modes."""
+    B, C = Y.shape[0], Y.shape[1]
+    if xp is np:
+        return _kept_irfftn(np.ascontiguousarray(Y), (B, C), shape, lead, norm, p.rdtype)
+    # cupy: scattered into a zero half-spectrum, then cuFFT (never ran: no GPU this session)
+    full = xp.zeros((B, C) + shape[:-1] + (_half(shape[-1]),), dtype=p.cdtype)
+    f5 = _spec5(full)
+    f5[:, :, xp.asarray(lead[0])[:, None], xp.asarray(lead[1])[None, :], :p.L] = Y
+    return _gpu_irfftn(full, shape, norm, xp, p.rdtype)
+
+
+def _kept_modes(a: Any, p: _Plan, xp: Any) -> Any:
+    """The kept entries of a per-mode array (..., w5[2], w5[3], w5[4]) -> (..., r1, r2, L)."""
+    w1, w2 = p.idx[0], p.idx[3]
+    a = xp.take(xp.take(a, xp.asarray(w1), axis=-3), xp.asarray(w2), axis=-2)
+    return a[..., :p.L]
+
+
+def _scatter_modes(g: Any, shape: tuple[int, ...], p: _Plan, xp: Any) -> Any:
+    """Adjoint of _kept_modes: g (..., r1, r2, L) placed in zeros of `shape` (..., w5[2:])."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    w1, w2 = xp.asarray(p.idx[0]), xp.asarray(p.idx[3])
+    out[..., w1[:, None], w2[None, :], :p.L] = g
+    return out
+
+
+def _counts(p: _Plan, xp: Any) -> tuple[Any, Any]:
+    """Hermitian counts of the kept last-dim modes on the output and input grids, as arrays of
+    the real dtype broadcasting over (..., r1, r2, L)."""
+    c_out = _hermitian_count(p.out_shape[-1], p.L).astype(p.rdtype)
+    c_in = _hermitian_count(p.in_shape[-1], p.L).astype(p.rdtype)
+    return xp.asarray(c_out), xp.asarray(c_in)
+
+
+def _variant_setup(x: Any, n_modes: Any, output_shape: Any, norm: str, channels_out: int,
+                   cdtype_of: Any, xp: Any) -> tuple[Any, _Plan]:
+    """Validated x and the plan, from a zero-stride stand-in dense weight of the variant's
+    dtype (so _plan's checks name the dtype mismatch)."""
+    x = _check_array(x, "x")
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    if x.ndim < 3 or x.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    d = x.ndim - 2
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    fake = np.broadcast_to(np.zeros((), cdtype_of),
+                           weight_shape(x.shape[1], channels_out, modes))
+    p = _plan(x, fake, modes, output_shape, norm)
+    if xp is not np:
+        x = xp.ascontiguousarray(x)
+    return x, p
+
+
+def _check_separable(x: Any, weight: Any, n_modes: Any, output_shape: Any, norm: str, xp: Any):
+    weight = _check_array(weight, "weight")
+    if not np.iscomplexobj(weight):
+        raise TypeError(f"fastspectral.spectral: weight must be complex, got {weight.dtype}")
+    xx = _check_array(x, "x")
+    C = xx.shape[1] if xx.ndim >= 3 else 0
+    x, p = _variant_setup(x, n_modes, output_shape, norm, C, weight.dtype, xp)
+    expect = (C,) + weight_shape(1, 1, p.n_modes)[2:]
+    if tuple(weight.shape) != expect:
+        raise ValueError(f"fastspectral.spectral: separable weight has shape "
+                         f"{tuple(weight.shape)}, expected (channels, *modes) = {expect} for "
+                         f"{C} channels and n_modes = {p.n_modes}")
+    return x, xp.ascontiguousarray(weight), p
+
+
+def spectral_conv_separable(x: Any, weight: Any, n_modes: int | Sequence[int], *,
+                            output_shape: Sequence[int] | None = None, norm: str = "forward",
+                            bias: Any = None) -> Any:
+    """Separable (per-channel) spectral convolution, neuraloperator's ``separable=True``:
+    ``Y[b, c, k] = W[c, k] X[b, c, k]`` at every kept mode ``k`` (in == out channels).
+
+    x : (batch, C, n_1, ..., n_d) float32/float64, numpy or cupy.
+    weight : (C, m_1, ..., m_{d-1}, m_d // 2 + 1) complex64/complex128 matching x, the dense
+        layout's mode dims (same frequencies per entry) without the out-channel dim.
+    n_modes, output_shape, norm, bias : as :func:`spectral_conv`.
+    Returns y (batch, C, *output_shape), x's dtype.  It equals :func:`spectral_conv` with the
+    dense weight ``D[i, o, k] = (i == o) W[i, k]``.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((2, 3, 8))
+    >>> bool(np.allclose(spectral_conv_separable(x, np.ones((3, 5), complex), 8), x))
+    True
+    """
+    xp = _array_module(x=x, weight=weight, bias=bias)
+    x, weight, p = _check_separable(x, weight, n_modes, output_shape, norm, xp)
+    b = _check_bias(bias, weight.shape[0], p.d, p.rdtype)
+    with _on_device(x):
+        y, _ = _separable_forward(x, weight, p, xp)
+        if b is not None:
+            y = y + b.reshape((weight.shape[0],) + (1,) * p.d).astype(p.rdtype, copy=False)
+    return y
+
+
+def _separable_forward(x: Any, weight: Any, p: _Plan, xp: Any = np) -> tuple[Any, Any]:
+    """y and the compact input spectrum X (B, C, r1, r2, L) for _separable_backward."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    X = _compact_spectrum(x, p.in_shape, (s1, s2), p, p.norm, xp)
+    Wk = _kept_modes(weight.reshape((weight.shape[0],) + p.w5[2:]), p, xp)
+    return _compact_inverse(X * Wk, p.out_shape, (d1, d2), p, p.norm, xp), X
+
+
+def _separable_backward(grad_y: Any, X: Any, weight: Any, p: _Plan, xp: Any = np,
+                        need_x: bool = True, need_w: bool = True) -> tuple[Any, Any]:
+    w1, s1, d1, w2, s2, d2 = p.idx
+    G = _compact_spectrum(grad_y, p.out_shape, (d1, d2), p, _DUAL[p.norm], xp)
+    c_out, c_in = _counts(p, xp)
+    grad_x = grad_w = None
+    if need_x:
+        Wk = _kept_modes(weight.reshape((weight.shape[0],) + p.w5[2:]), p, xp)
+        GX = G * xp.conj(Wk) * (c_out / c_in)
+        grad_x = _compact_inverse(GX, p.in_shape, (s1, s2), p, _DUAL[p.norm], xp)
+    if need_w:
+        gk = (xp.conj(X) * G).sum(axis=0) * c_out
+        grad_w = _scatter_modes(gk, (weight.shape[0],) + p.w5[2:], p, xp).reshape(
+            weight.shape)
+    return grad_x, grad_w
+
+
+def _grad_y_checked(grad_y: Any, x: Any, channels_out: int, p: _Plan, xp: Any) -> Any:
+    grad_y = _check_array(grad_y, "grad_y")
+    expect = (x.shape[0], channels_out, *p.out_shape)
+    if tuple(grad_y.shape) != expect:
+        raise ValueError(f"fastspectral.spectral: grad_y has shape {tuple(grad_y.shape)}, "
+                         f"expected the output shape {expect}")
+    if grad_y.dtype.kind not in "biuf":
+        raise TypeError(f"fastspectral.spectral: grad_y must be real, got {grad_y.dtype}")
+    return xp.ascontiguousarray(grad_y.astype(p.rdtype, copy=False))
+
+
+def _bias_grad(grad_y: Any, b: Any, p: _Plan) -> Any:
+    if b is None:
+        return None
+    return grad_y.sum(axis=(0,) + p.axes).reshape(b.shape).astype(b.dtype, copy=False)
+
+
+def spectral_conv_separable_backward(grad_y: Any, x: Any, weight: Any,
+                                     n_modes: int | Sequence[int], *,
+                                     output_shape: Sequence[int] | None = None,
+                                     norm: str = "forward", bias: Any = None):
+    """Gradients through :func:`spectral_conv_separable`: ``(grad_x, grad_weight,
+    grad_bias)``, shaped like x, weight and bias (None without one); complex gradients in the
+    ``dL/dRe + i dL/dIm`` convention (torch's)."""
+    xp = _array_module(grad_y=grad_y, x=x, weight=weight, bias=bias)
+    x, weight, p = _check_separable(x, weight, n_modes, output_shape, norm, xp)
+    b = _check_bias(bias, weight.shape[0], p.d, p.rdtype)
+    with _on_device(x):
+        grad_y = _grad_y_checked(grad_y, x, weight.shape[0], p, xp)
+        w1, s1, d1, w2, s2, d2 = p.idx
+        X = _compact_spectrum(x, p.in_shape, (s1, s2), p, p.norm, xp)
+        grad_x, grad_w = _separable_backward(grad_y, X, weight, p, xp)
+        return grad_x, grad_w, _bias_grad(grad_y, b, p)
+
+
+# ---- CP
+
+
+def cp_rank(shape: Sequence[int], rank: int | float) -> int:
+    """CP rank for a weight of ``shape``: an int is taken as is; a float is a fraction of the
+    dense parameter count, ``round(rank * prod(shape) / sum(shape))`` (at least 1), the rule
+    tensorly's ``validate_cp_rank`` applies to neuraloperator's ``rank=0.5``-style arguments.
+
+    >>> cp_rank((4, 4, 8, 5), 0.5)
+    15
+    """
+    if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
+        if rank < 1:
+            raise ValueError(f"fastspectral.spectral: rank must be positive, got {rank}")
+        return int(rank)
+    if isinstance(rank, numbers.Real) and rank > 0:
+        return max(1, int(np.round(np.prod(shape) * float(rank) / np.sum(shape))))
+    raise ValueError(f"fastspectral.spectral: rank must be a positive int or float, got {rank!r}")
+
+
+@dataclass
+class _CP:
+    separable: bool
+    weights: Any                 # (R,)
+    factors: list[Any]           # [U_in, U_out, F_1..F_d] or [U, F_1..F_d]
+    R: int
+
+
+def _check_cp(x: Any, weights: Any, factors: Any, n_modes: Any, output_shape: Any, norm: str,
+              xp: Any) -> tuple[Any, _CP, _Plan]:
+    weights = _check_array(weights, "weights")
+    factors = [_check_array(f, f"factors[{j}]") for j, f in enumerate(factors)]
+    xx = _check_array(x, "x")
+    if xx.ndim < 3 or xx.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {xx.shape}")
+    d, C = xx.ndim - 2, xx.shape[1]
+    if len(factors) not in (d + 1, d + 2):
+        raise ValueError(f"fastspectral.spectral: factors must hold {d + 2} arrays (U_in, U_out, "
+                         f"one per mode dim) or {d + 1} (separable: U, one per mode dim) for "
+                         f"{d} spatial dims, got {len(factors)}")
+    separable = len(factors) == d + 1
+    if weights.ndim != 1:
+        raise ValueError(f"fastspectral.spectral: weights must have shape (rank,), got "
+                         f"{tuple(weights.shape)}")
+    R = weights.shape[0]
+    for name, a in [("weights", weights)] + [(f"factors[{j}]", f) for j, f in enumerate(factors)]:
+        if not np.iscomplexobj(a):
+            raise TypeError(f"fastspectral.spectral: {name} must be complex, got {a.dtype}")
+        if a.dtype != weights.dtype:
+            raise TypeError(f"fastspectral.spectral: {name} is {a.dtype} but weights is "
+                            f"{weights.dtype}; all CP factors must share one complex dtype")
+    O = C if separable else (factors[1].shape[0] if factors[1].ndim == 2 else 1)
+    x, p = _variant_setup(x, n_modes, output_shape, norm, O, weights.dtype, xp)
+    mode_sizes = list(weight_shape(1, 1, p.n_modes)[2:])
+    sizes = ([C] if separable else [C, O]) + mode_sizes
+    names = (["U"] if separable else ["U_in", "U_out"]) + [f"F_{j + 1}" for j in range(d)]
+    for j, (f, s, nm) in enumerate(zip(factors, sizes, names)):
+        if tuple(f.shape) != (s, R):
+            raise ValueError(f"fastspectral.spectral: factors[{j}] ({nm}) has shape "
+                             f"{tuple(f.shape)}, expected ({s}, rank = {R})")
+    cp = _CP(separable=separable, weights=xp.ascontiguousarray(weights),
+             factors=[xp.ascontiguousarray(f) for f in factors], R=R)
+    return x, cp, p
+
+
+def _cp_mode_factors(cp: _CP, p: _Plan, xp: Any) -> list[Any]:
+    """The three per-(padded)-mode-dim factors at the kept modes, (R, r1), (R, r2), (R, L)."""
+    F = cp.factors[-p.d:]
+    ones = xp.ones((1, cp.R), dtype=cp.weights.dtype)
+    F = [ones] * (3 - p.d) + list(F)
+    w1, w2 = xp.asarray(p.idx[0]), xp.asarray(p.idx[3])
+    return [F[0][w1].T, F[1][w2].T, F[2][:p.L].T]
+
+
+def _cp_Q(cp: _CP, Fk: list[Any], xp: Any) -> Any:
+    """Q[r, k] = weights[r] prod_j F_j[k_j, r] on the kept modes, (R, r1, r2, L)."""
+    return (cp.weights[:, None, None, None] * Fk[0][:, :, None, None]
+            * Fk[1][:, None, :, None] * Fk[2][:, None, None, :])
+
+
+def _cp_saved(x: Any, cp: _CP, p: _Plan, xp: Any = np) -> tuple[Any, Any, Any]:
+    """The compact input spectrum X (B, I, K), T = U_in^T X (B, R, K; None when separable) and
+    Q (R, K)."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    X = _compact_spectrum(x, p.in_shape, (s1, s2), p, p.norm, xp)
+    B, I = X.shape[0], X.shape[1]
+    K = len(w1) * len(w2) * p.L
+    Q = _cp_Q(cp, _cp_mode_factors(cp, p, xp), xp).reshape(cp.R, K)
+    X = X.reshape(B, I, K)
+    T = None if cp.separable else xp.matmul(cp.factors[0].T, X)
+    return X, T, Q
+
+
+def _cp_forward(x: Any, cp: _CP, p: _Plan, xp: Any = np) -> tuple[Any, tuple[Any, Any]]:
+    """y and what _cp_backward needs: the compact input spectrum X (B, I, K) and T = U_in^T X
+    (B, R, K) (None for separable CP)."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    r1, r2 = len(w1), len(w2)
+    X, T, Q = _cp_saved(x, cp, p, xp)
+    B = X.shape[0]
+    if cp.separable:
+        Y = X * (cp.factors[0] @ Q)              # the (C, K) separable weight: no larger than X
+    else:
+        Y = xp.matmul(cp.factors[1], T * Q)       # (B, O, K)
+    y = _compact_inverse(Y.reshape(B, Y.shape[1], r1, r2, p.L), p.out_shape, (d1, d2), p,
+                         p.norm, xp)
+    return y, (X, T)
+
+
+def _cp_backward(grad_y: Any, saved: tuple[Any, Any], cp: _CP, p: _Plan, xp: Any = np,
+                 need_x: bool = True, need_w: bool = True):
+    """(grad_x, grad_weights, grad_factors list) of the CP layer (None where not needed)."""
+    X, T = saved
+    w1, s1, d1, w2, s2, d2 = p.idx
+    r1, r2 = len(w1), len(w2)
+    K = r1 * r2 * p.L
+    B, I = X.shape[0], X.shape[1]
+    Fk = _cp_mode_factors(cp, p, xp)
+    Q = _cp_Q(cp, Fk, xp).reshape(cp.R, K)
+    G = _compact_spectrum(grad_y, p.out_shape, (d1, d2), p, _DUAL[p.norm], xp)
+    O = G.shape[1]
+    c_out, c_in = _counts(p, xp)
+    G = G.reshape(B, O, r1 * r2, p.L)
+    Gc = (G * c_out).reshape(B, O, K)
+    # the adjoint of the forward real transform divides by the input grid's counts again
+    ratio = xp.broadcast_to(c_out / c_in, (r1 * r2, p.L)).reshape(K)
+    inv_cin = xp.broadcast_to(1 / c_in, (r1 * r2, p.L)).reshape(K)
+    grad_x = None
+    gf: list[Any] = [None] * len(cp.factors)
+    grad_l = None
+    if cp.separable:
+        U = cp.factors[0]
+        if need_x:
+            GX = G.reshape(B, O, K) * xp.conj(U @ Q) * ratio
+            grad_x = _compact_inverse(GX.reshape(B, I, r1, r2, p.L), p.in_shape, (s1, s2), p,
+                                      _DUAL[p.norm], xp)
+        if need_w:
+            gW = (xp.conj(X) * Gc).sum(axis=0)                  # (C, K): grad of U Q
+            gf[0] = gW @ xp.conj(Q).T                            # (C, R)
+            H = xp.conj(U).T @ gW                                # (R, K): grad of Q
+    else:
+        U_in, U_out = cp.factors[0], cp.factors[1]
+        Bt = xp.matmul(xp.conj(U_out).T, Gc)                     # (B, R, K)
+        if need_x:
+            Bs = Bt * xp.conj(Q)
+            GX = xp.matmul(xp.conj(U_in), Bs) * inv_cin      # Bt already holds c_out
+            grad_x = _compact_inverse(GX.reshape(B, I, r1, r2, p.L), p.in_shape, (s1, s2), p,
+                                      _DUAL[p.norm], xp)
+        if need_w:
+            Bs = Bt * xp.conj(Q)
+            gf[0] = xp.matmul(xp.conj(X), Bs.transpose(0, 2, 1)).sum(axis=0)        # (I, R)
+            gf[1] = xp.matmul(Gc, xp.conj(T * Q).transpose(0, 2, 1)).sum(axis=0)    # (O, R)
+            H = (xp.conj(T) * Bt).sum(axis=0)                                        # (R, K)
+    if need_w:
+        H = H.reshape(cp.R, r1, r2, p.L)
+        lam = cp.weights[:, None, None, None]
+        F0, F1, F2 = (Fk[0][:, :, None, None], Fk[1][:, None, :, None],
+                      Fk[2][:, None, None, :])
+        grad_l = (xp.conj(F0 * F1 * F2) * H).sum(axis=(1, 2, 3))
+        g0 = (xp.conj(lam * F1 * F2) * H).sum(axis=(2, 3))      # (R, r1)
+        g1 = (xp.conj(lam * F0 * F2) * H).sum(axis=(1, 3))      # (R, r2)
+        g2 = (xp.conj(lam * F0 * F1) * H).sum(axis=(1, 2))      # (R, L)
+        lead = len(cp.factors) - p.d
+        sizes = [p.w5[2], p.w5[3], p.w5[4]]
+        for j, (g, idx) in enumerate(((g0, p.idx[0]), (g1, p.idx[3]), (g2, None))):
+            if j < 3 - p.d:
+                continue                                         # padded dim: no factor
+            full = xp.zeros((sizes[j], cp.R), dtype=cp.weights.dtype)
+            if idx is None:
+                full[:p.L] = g.T
+            else:
+                full[xp.asarray(idx)] = g.T
+            gf[lead + j - (3 - p.d)] = full
+    return grad_x, grad_l, (gf if need_w else None)
+
+
+def spectral_conv_cp(x: Any, weights: Any, factors: Sequence[Any], n_modes: int | Sequence[int],
+                     *, output_shape: Sequence[int] | None = None, norm: str = "forward",
+                     bias: Any = None) -> Any:
+    """Spectral convolution with a CP-factorized weight, contracted from its factors.
+
+    x : (batch, in, n_1, ..., n_d) float32/float64, numpy or cupy.
+    weights : (R,) complex (tensorly-torch ``CPTensor.weights``).
+    factors : tensorly-torch's order for the dense weight shape ``(in, out, *modes)``:
+        ``[U_in (in, R), U_out (out, R), F_1 (m_1, R), ..., F_d (m_d // 2 + 1, R)]``; or,
+        separable (weight shape ``(C, *modes)``), ``[U (C, R), F_1, ..., F_d]``.  All of the
+        weights' complex dtype (complex64 for float32 x, complex128 for float64).
+    n_modes, output_shape, norm, bias : as :func:`spectral_conv`.
+
+    The result equals :func:`spectral_conv` (or :func:`spectral_conv_separable`) with the dense
+    weight ``sum_r weights[r] U_in[:, r] (x) U_out[:, r] (x) F_1[:, r] (x) ... (x) F_d[:, r]``,
+    which is never built: per kept mode the input is projected onto the R components
+    (``U_in^T X``), scaled by the per-mode factors and expanded with ``U_out``.
+    """
+    xp = _array_module(x=x, weights=weights, bias=bias,
+                       **{f"factors[{j}]": f for j, f in enumerate(factors)})
+    x, cp, p = _check_cp(x, weights, factors, n_modes, output_shape, norm, xp)
+    O = x.shape[1] if cp.separable else cp.factors[1].shape[0]
+    b = _check_bias(bias, O, p.d, p.rdtype)
+    with _on_device(x):
+        y, _ = _cp_forward(x, cp, p, xp)
+        if b is not None:
+            y = y + b.reshape((O,) + (1,) * p.d).astype(p.rdtype, copy=False)
+    return y
+
+
+def spectral_conv_cp_backward(grad_y: Any, x: Any, weights: Any, factors: Sequence[Any],
+                              n_modes: int | Sequence[int], *,
+                              output_shape: Sequence[int] | None = None, norm: str = "forward",
+                              bias: Any = None):
+    """Gradients through :func:`spectral_conv_cp`: ``(grad_x, grad_weights, grad_factors,
+    grad_bias)``; ``grad_factors`` a list shaped like ``factors`` (entries of mode factors
+    outside the kept modes, when the output grid is smaller, get zero), complex gradients in
+    the ``dL/dRe + i dL/dIm`` convention (torch's), ``grad_bias`` None without a bias."""
+    xp = _array_module(grad_y=grad_y, x=x, weights=weights, bias=bias,
+                       **{f"factors[{j}]": f for j, f in enumerate(factors)})
+    x, cp, p = _check_cp(x, weights, factors, n_modes, output_shape, norm, xp)
+    O = x.shape[1] if cp.separable else cp.factors[1].shape[0]
+    b = _check_bias(bias, O, p.d, p.rdtype)
+    with _on_device(x):
+        grad_y = _grad_y_checked(grad_y, x, O, p, xp)
+        X, T, _ = _cp_saved(x, cp, p, xp)
+        gx, gl, gf = _cp_backward(grad_y, (X, T), cp, p, xp)
+        return gx, gl, gf, _bias_grad(grad_y, b, p)

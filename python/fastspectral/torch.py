@@ -21,6 +21,13 @@ those versions), and a bias with a leading ``n_layers = 1`` dim.
 :meth:`SpectralConv.neuraloperator_state_dict` writes ``weight.tensor`` / ``bias`` for loading
 back into neuraloperator.
 
+``separable=True`` (weight ``(C, *modes)``) and ``factorization="cp"`` with ``rank`` (a
+:class:`CPWeight` holding tensorly-torch's ``weights`` / ``factors.factor_k``, contracted from
+the factors by :func:`fastspectral.spectral.spectral_conv_cp`) use a second autograd Function
+whose backward returns the gradient of x, the bias and every factor.  CP state dicts load from
+and write to tensorly-torch's ``(re, im)`` views.  On CUDA tensors these variants run plain
+cupy array code (the numpy path's mirror) that has not been run on a GPU yet.
+
 Example
 -------
 >>> import torch
@@ -41,7 +48,8 @@ import torch
 from . import spectral as _S
 from ._dispatch import _cupy
 
-__all__ = ["SpectralConv", "spectral_conv"]
+__all__ = ["SpectralConv", "spectral_conv", "spectral_conv_separable", "spectral_conv_cp",
+           "CPWeight"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
@@ -129,9 +137,139 @@ def spectral_conv(x: torch.Tensor, weight: torch.Tensor, n_modes: int | Sequence
                                        norm)
 
 
+class _VariantFunction(torch.autograd.Function):
+    """Separable or CP weights: the parameters arrive as a flat tuple of tensors (the separable
+    weight, or the CP weights followed by the factors) so autograd returns one gradient each."""
+
+    @staticmethod
+    def forward(ctx, kind, n_modes, output_shape, norm, x, bias, *params):
+        if x.is_cuda:
+            # plain cupy array code mirroring the tested numpy path; never ran (no GPU)
+            _check_cuda(x, bias=bias, **{f"params[{j}]": t for j, t in enumerate(params)})
+            ctx_dev = _cupy_on_torch_stream(x.device)
+            conv = lambda a: _dev(cp, a)  # noqa: E731
+        else:
+            ctx_dev = contextlib.nullcontext(np)
+            conv = lambda a, name="weight": _host(a, name)  # noqa: E731
+            if bias is not None:
+                _host(bias, "bias")
+        with ctx_dev as cp:
+            xp = np if cp is np else cp
+            xn = conv(x) if x.is_cuda else _host(x, "x")
+            pn = [conv(t) for t in params]
+            if kind == "separable":
+                xn, wn, p = _S._check_separable(xn, pn[0], n_modes, output_shape, norm, xp)
+                y, saved = _S._separable_forward(xn, wn, p, xp)
+                ctx.state = (wn, saved)
+            else:
+                xn, cpw, p = _S._check_cp(xn, pn[0], pn[1:], n_modes, output_shape, norm, xp)
+                y, saved = _S._cp_forward(xn, cpw, p, xp)
+                ctx.state = (cpw, saved)
+            out = torch.as_tensor(y, device=x.device) if x.is_cuda else torch.from_numpy(y)
+        ctx.kind, ctx.plan, ctx.xp_gpu = kind, p, x.is_cuda
+        ctx.bias_shape = None if bias is None else bias.shape
+        if bias is not None:
+            out = out + bias.reshape((-1,) + (1,) * p.d)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        p = ctx.plan
+        need = ctx.needs_input_grad
+        need_x, need_b, need_w = need[4], need[5], any(need[6:])
+        if grad_y.is_cuda:
+            ctx_dev = _cupy_on_torch_stream(grad_y.device)
+        else:
+            ctx_dev = contextlib.nullcontext(np)
+        with ctx_dev as cp:
+            xp = np if cp is np else cp
+            if grad_y.is_cuda:
+                g = cp.ascontiguousarray(_dev(cp, grad_y).astype(p.rdtype, copy=False))
+                back = lambda a: None if a is None else torch.as_tensor(  # noqa: E731
+                    a, device=grad_y.device)
+            else:
+                g = np.ascontiguousarray(_host(grad_y, "grad_y"), dtype=p.rdtype)
+                back = lambda a: None if a is None else torch.from_numpy(  # noqa: E731
+                    np.ascontiguousarray(a))
+            if ctx.kind == "separable":
+                wn, X = ctx.state
+                gx, gw = _S._separable_backward(g, X, wn, p, xp, need_x=need_x, need_w=need_w)
+                gparams = (back(gw),)
+            else:
+                cpw, saved = ctx.state
+                gx, gl, gf = _S._cp_backward(g, saved, cpw, p, xp, need_x=need_x,
+                                             need_w=need_w)
+                gparams = (back(gl),) + tuple(back(t) for t in gf) if need_w else \
+                    (None,) * (1 + len(cpw.factors))
+            gx = back(gx)
+        gb = grad_y.sum(dim=(0,) + p.axes).reshape(ctx.bias_shape) if need_b else None
+        return (None, None, None, None, gx, gb) + gparams
+
+
+def spectral_conv_separable(x: torch.Tensor, weight: torch.Tensor,
+                            n_modes: int | Sequence[int], *,
+                            output_shape: Sequence[int] | None = None, norm: str = "forward",
+                            bias: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`fastspectral.spectral.spectral_conv_separable` on torch tensors, differentiable
+    (weight ``(C, *modes)``)."""
+    return _VariantFunction.apply("separable", n_modes,
+                                  None if output_shape is None else tuple(output_shape), norm,
+                                  x, bias, weight)
+
+
+def spectral_conv_cp(x: torch.Tensor, weights: torch.Tensor, factors: Sequence[torch.Tensor],
+                     n_modes: int | Sequence[int], *,
+                     output_shape: Sequence[int] | None = None, norm: str = "forward",
+                     bias: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`fastspectral.spectral.spectral_conv_cp` on torch tensors, differentiable in x,
+    bias, ``weights (R,)`` and every factor (tensorly-torch's CP layout)."""
+    return _VariantFunction.apply("cp", n_modes,
+                                  None if output_shape is None else tuple(output_shape), norm,
+                                  x, bias, weights, *factors)
+
+
+class _FactorList(torch.nn.Module):
+    """Factors registered as ``factor_0``, ``factor_1``, ... (tensorly-torch's FactorList key
+    names, so state_dict keys read ``weight.factors.factor_k``)."""
+
+    def __init__(self, factors: Sequence[torch.Tensor]):
+        super().__init__()
+        for k, f in enumerate(factors):
+            self.register_parameter(f"factor_{k}", torch.nn.Parameter(f))
+        self.n = len(factors)
+
+    def __iter__(self):
+        return (getattr(self, f"factor_{k}") for k in range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class CPWeight(torch.nn.Module):
+    """A CP-factorized weight with tensorly-torch's parameter names: ``weights`` (rank,) and
+    ``factors.factor_k`` (shape[k], rank), complex.  :meth:`to_tensor` builds the dense tensor
+    (for inspection; the layer contracts the factors directly)."""
+
+    def __init__(self, shape: Sequence[int], rank: int, std: float, dtype: torch.dtype):
+        super().__init__()
+        self.shape, self.rank = tuple(shape), int(rank)
+        # tensorly-torch's CPTensor.normal_: unit weights, factors N(0, (std/sqrt(R))^(1/order))
+        s = (std / math.sqrt(rank)) ** (1.0 / len(shape))
+        self.weights = torch.nn.Parameter(torch.ones(rank, dtype=dtype))
+        self.factors = _FactorList([s * torch.randn((n, rank), dtype=dtype) for n in shape])
+
+    def to_tensor(self) -> torch.Tensor:
+        letters = "abcdefgh"[:len(self.shape)]
+        subs = ",".join(["r"] + [c + "r" for c in letters])
+        return torch.einsum(f"{subs}->{letters}", self.weights, *self.factors)
+
+
 class SpectralConv(torch.nn.Module):
-    """Dense FNO spectral convolution, a drop-in for neuraloperator's ``SpectralConv`` with
-    ``factorization=None, separable=False`` (weight and bias layouts match).
+    """FNO spectral convolution, a drop-in for neuraloperator's ``SpectralConv`` with
+    ``factorization=None`` or ``"cp"`` and ``separable`` False or True (parameter names and
+    layouts match: dense ``weight``; separable ``weight`` of shape ``(C, *modes)``; CP
+    ``weight.weights`` (rank,) and ``weight.factors.factor_k`` in tensorly-torch's order
+    ``(in, [out,] *modes)``).
 
     Parameters
     ----------
@@ -140,30 +278,51 @@ class SpectralConv(torch.nn.Module):
     bias : bool, add a learnable ``(out, 1, ..., 1)`` bias.
     fft_norm : "forward" (default), "backward" or "ortho".
     init_std : float or "auto" (``sqrt(2 / (in + out))``, as neuraloperator).
+    factorization : None / "dense" (default) or "cp" ("ComplexCP" also accepted): the CP layer
+        contracts its factors directly (:func:`fastspectral.spectral.spectral_conv_cp`).
+    separable : per-channel weights (in_channels must equal out_channels).
+    rank : CP rank, an int or a float fraction of the dense parameter count (neuraloperator's
+        default 0.5; see :func:`fastspectral.spectral.cp_rank`).
     dtype : torch.float32 (complex64 weight) or torch.float64 (complex128).
-    Other neuraloperator arguments (factorization, separable, ...) are not supported yet.
+    Other neuraloperator arguments (tucker/tt factorizations, ...) are not supported.
 
     ``forward(x, output_shape=None)``: x of shape ``(batch, in_channels, *spatial)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int],
                  bias: bool = True, fft_norm: str = "forward", init_std: Any = "auto",
-                 factorization: Any = None, separable: bool = False,
+                 factorization: Any = None, separable: bool = False, rank: int | float = 0.5,
                  dtype: torch.dtype = torch.float32, **unsupported: Any):
         super().__init__()
-        if factorization not in (None, "dense", "Dense") or separable:
-            raise NotImplementedError("fastspectral.torch.SpectralConv: only dense, "
-                                      "non-separable weights are supported so far")
+        fact = None if factorization is None else str(factorization).lower()
+        if fact in ("dense", "complexdense"):
+            fact = None
+        if fact not in (None, "cp", "complexcp"):
+            raise NotImplementedError(f"fastspectral.torch.SpectralConv: factorization="
+                                      f"{factorization!r} is not supported (None/'dense' or "
+                                      f"'cp')")
         if unsupported:
             raise TypeError(f"fastspectral.torch.SpectralConv: unsupported arguments "
                             f"{sorted(unsupported)}")
+        if separable and in_channels != out_channels:
+            raise ValueError(f"fastspectral.torch.SpectralConv: separable=True needs "
+                             f"in_channels == out_channels, got {in_channels} and "
+                             f"{out_channels}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.n_modes = (int(n_modes),) if isinstance(n_modes, int) else tuple(map(int, n_modes))
         self.fft_norm = fft_norm
+        self.separable, self.factorization = bool(separable), ("cp" if fact else None)
         cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
         std = math.sqrt(2.0 / (in_channels + out_channels)) if init_std == "auto" else init_std
         shape = _S.weight_shape(in_channels, out_channels, self.n_modes)
-        self.weight = torch.nn.Parameter(std * torch.randn(shape, dtype=cdtype))
+        if separable:
+            shape = shape[:1] + shape[2:]
+        if self.factorization == "cp":
+            self.rank = _S.cp_rank(shape, rank)
+            self.weight = CPWeight(shape, self.rank, std, cdtype)
+        else:
+            self.rank = None
+            self.weight = torch.nn.Parameter(std * torch.randn(shape, dtype=cdtype))
         if bias:
             self.bias = torch.nn.Parameter(
                 std * torch.randn((out_channels,) + (1,) * len(self.n_modes), dtype=dtype))
@@ -171,13 +330,24 @@ class SpectralConv(torch.nn.Module):
             self.bias = None
 
     def forward(self, x: torch.Tensor, output_shape: Sequence[int] | None = None):
-        return spectral_conv(x, self.weight, self.n_modes, output_shape=output_shape,
-                             norm=self.fft_norm, bias=self.bias)
+        kw = dict(output_shape=output_shape, norm=self.fft_norm, bias=self.bias)
+        if self.factorization == "cp":
+            return spectral_conv_cp(x, self.weight.weights, list(self.weight.factors),
+                                    self.n_modes, **kw)
+        if self.separable:
+            return spectral_conv_separable(x, self.weight, self.n_modes, **kw)
+        return spectral_conv(x, self.weight, self.n_modes, **kw)
 
     def neuraloperator_state_dict(self) -> dict[str, torch.Tensor]:
         """This layer's parameters under neuraloperator's key names (``weight.tensor``,
         ``bias``), for ``neuralop.layers.spectral_convolution.SpectralConv.load_state_dict``."""
-        out = {"weight.tensor": self.weight.detach().clone()}
+        if self.factorization == "cp":
+            # tensorly-torch's Complex* tensors store view_as_real of each parameter
+            out = {"weight.weights": torch.view_as_real(self.weight.weights.detach()).clone()}
+            for k, f in enumerate(self.weight.factors):
+                out[f"weight.factors.factor_{k}"] = torch.view_as_real(f.detach()).clone()
+        else:
+            out = {"weight.tensor": self.weight.detach().clone()}
         if self.bias is not None:
             out["bias"] = self.bias.detach().clone()
         return out
@@ -189,17 +359,26 @@ class SpectralConv(torch.nn.Module):
                 raise ValueError(f"fastspectral.torch.SpectralConv: {key} is real with shape "
                                  f"{tuple(t.shape)}; expected complex or (..., 2) (re, im)")
             t = torch.view_as_complex(t.contiguous())
-        return t.to(self.weight.dtype)
+        w = self.weight.weights if self.factorization == "cp" else self.weight
+        return t.to(w.dtype)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         # Map neuraloperator's key names onto ours before the standard loading.
         d = len(self.n_modes)
+        if self.factorization == "cp":
+            for key in [prefix + "weight.weights"] + [
+                    f"{prefix}weight.factors.factor_{k}" for k in range(len(self.weight.factors))]:
+                if key in state_dict and not state_dict[key].is_complex():
+                    state_dict[key] = self._complex_weight(state_dict[key], key)
         dense, corners = prefix + "weight.tensor", [
             f"{prefix}weight.{k}.tensor" for k in range(2 ** (d - 1))]
-        if dense in state_dict and prefix + "weight" not in state_dict:
+        if self.factorization == "cp":
+            pass
+        elif dense in state_dict and prefix + "weight" not in state_dict:
             state_dict[prefix + "weight"] = self._complex_weight(state_dict.pop(dense), dense)
-        elif all(k in state_dict for k in corners) and prefix + "weight" not in state_dict:
+        elif (not self.separable and all(k in state_dict for k in corners)
+              and prefix + "weight" not in state_dict):
             parts = [self._complex_weight(state_dict.pop(k), k) for k in corners]
             w = torch.zeros(self.weight.shape, dtype=self.weight.dtype, device=parts[0].device)
             for part, sl in zip(parts, _S.corner_slices(self.n_modes)):
@@ -218,5 +397,7 @@ class SpectralConv(torch.nn.Module):
                                       unexpected_keys, error_msgs)
 
     def extra_repr(self) -> str:
+        extra = (", separable=True" if self.separable else "") + (
+            f", factorization='cp', rank={self.rank}" if self.factorization else "")
         return (f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, "
-                f"fft_norm={self.fft_norm!r}")
+                f"fft_norm={self.fft_norm!r}{extra}")

@@ -14,6 +14,13 @@ ifftshift, irfftn; forward only) and, when torch imports, neuraloperator's algor
 torch (rfftn, fftshift, slice, einsum, scatter, fftshift, irfftn; backward by autograd) run with
 torch.set_num_threads equal to fastspectral's thread count.
 
+Memory (CPU cases): metrics ``peak_MiB_ours`` / ``peak_MiB_competitor``, the peak resident-set
+increase of one call (the kernel's: forward, or forward+backward), measured after the timing
+warm-up: free heap memory handed back (glibc ``malloc_trim``), the resident set read, the
+high-water mark reset (``5`` written to ``/proc/self/clear_refs``), one call, ``VmHWM`` read
+from ``/proc/self/status``; the difference in MiB (what the call's result keeps alive counts
+too).  Where that interface is missing (not Linux, no permission) the columns are left out.
+
 GPU cases (only with a CUDA build, a visible device and cupy; same shapes): fastspectral on cupy
 arrays (cuFFT transforms + the CUDA contraction kernels) against neuraloperator's algorithm in
 torch on the GPU (forward, and forward+backward by autograd) when torch sees a CUDA device,
@@ -22,8 +29,10 @@ events on the legacy default stream, which torch and cupy both use by default.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,7 +43,8 @@ NAME = "spectral"
 DESCRIPTION = "FNO spectral convolution forward and forward+backward vs NumPy and torch pipelines"
 NOTE = ("float32. Competitors: NumPy reference (forward only), torch implementation of "
         "neuraloperator's SpectralConv forward with autograd backward (torch threads = ours). "
-        "ratio = competitor time / fastspectral time.")
+        "ratio = competitor time / fastspectral time. peak MiB: peak resident-memory increase "
+        "of one call (Linux VmHWM after a reset), CPU cases only.")
 
 #: (label, batch, channels, spatial shape, n_modes) for full runs and for --quick
 SHAPES = [
@@ -101,6 +111,54 @@ def _inputs(B: int, C: int, shape: tuple[int, ...], modes: tuple[int, ...], seed
     w = ((rng.standard_normal(ws) + 1j * rng.standard_normal(ws)) / C).astype(np.complex64)
     g = rng.standard_normal((B, C, *shape), dtype=np.float32)
     return x, w, g
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _malloc_trim() -> None:
+    # freed blocks kept in glibc's heap would let a call reuse them without a visible RSS rise
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def peak_rss_increase_mib(fn: Callable[[], Any]) -> float | None:
+    """Peak resident-memory increase (MiB) of one call of ``fn``; None where the Linux
+    high-water-mark reset (``/proc/self/clear_refs``) is unavailable."""
+    gc.collect()
+    _malloc_trim()
+    before = _status_kib("VmRSS")
+    if before is None:
+        return None
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")                      # VmHWM := current RSS
+    except OSError:
+        return None
+    out = fn()
+    peak = _status_kib("VmHWM")
+    del out
+    if peak is None:
+        return None
+    return max(peak - before, 0) / 1024.0
+
+
+def _memory_metrics(ours: Callable[[], Any], theirs: Callable[[], Any]) -> dict[str, float]:
+    m_ours = peak_rss_increase_mib(ours)
+    m_theirs = peak_rss_increase_mib(theirs)
+    if m_ours is None or m_theirs is None:
+        return {}
+    return {"peak_MiB_ours": m_ours, "peak_MiB_competitor": m_theirs}
 
 
 def _ours_fwd_bwd(x, w, g, modes):
@@ -240,9 +298,11 @@ def _cpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
                 from fastspectral.spectral import spectral_conv
 
                 x, w, _ = _inputs(B, C, shape, modes, config.seed)
-                return Prepared(ours=lambda: spectral_conv(x, w, modes),
-                                theirs=lambda: numpy_reference(x, w, modes),
-                                metrics=lambda a, b: {"rel_diff": _rel(a, b)})
+                ours = lambda: spectral_conv(x, w, modes)  # noqa: E731
+                theirs = lambda: numpy_reference(x, w, modes)  # noqa: E731
+                return Prepared(ours=ours, theirs=theirs,
+                                metrics=lambda a, b: {"rel_diff": _rel(a, b),
+                                                      **_memory_metrics(ours, theirs)})
 
             out.append(Case(suite=NAME, kernel="forward", competitor="numpy reference",
                             input=inp, n=n, dtype="f32", threads=threads,
@@ -261,9 +321,10 @@ def _cpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
                     with torch.no_grad():
                         return torch_neuraloperator(torch, xt, wt, modes)
 
-                return Prepared(ours=lambda: spectral_conv(x, w, modes),
-                                theirs=lambda: theirs().numpy(),
-                                metrics=lambda a, b: {"rel_diff": _rel(a, b)})
+                ours = lambda: spectral_conv(x, w, modes)  # noqa: E731
+                return Prepared(ours=ours, theirs=lambda: theirs().numpy(),
+                                metrics=lambda a, b: {"rel_diff": _rel(a, b),
+                                                      **_memory_metrics(ours, theirs)})
 
             def prep_torch_bwd(B=B, C=C, shape=shape, modes=modes, threads=threads) -> Prepared:
                 torch.set_num_threads(threads)
@@ -278,12 +339,14 @@ def _cpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
                     y.backward(gt)
                     return xt.grad.numpy(), wt.grad.numpy()
 
-                def metrics(a, b) -> dict[str, float]:
-                    return {"rel_diff_grad_x": _rel(a[1][0], b[0]),
-                            "rel_diff_grad_w": _rel(a[1][1], b[1])}
+                ours = lambda: _ours_fwd_bwd(x, w, g, modes)  # noqa: E731
 
-                return Prepared(ours=lambda: _ours_fwd_bwd(x, w, g, modes), theirs=theirs,
-                                metrics=metrics)
+                def metrics(a, b) -> dict[str, float]:
+                    out = {"rel_diff_grad_x": _rel(a[1][0], b[0]),
+                           "rel_diff_grad_w": _rel(a[1][1], b[1])}
+                    return {**out, **_memory_metrics(ours, theirs)}
+
+                return Prepared(ours=ours, theirs=theirs, metrics=metrics)
 
             for kernel, prep in (("forward", prep_torch_fwd), ("fwd+bwd", prep_torch_bwd)):
                 out.append(Case(suite=NAME, kernel=kernel,
