@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import BenchConfig
-from ._harness import Case, Prepared, cupy_timer
+from ._harness import Case, Prepared, cupy_timer, gpu_available
 
 NAME = "spectral"
 DESCRIPTION = "FNO spectral convolution forward and forward+backward vs NumPy and torch pipelines"
@@ -191,19 +191,6 @@ def _ours_fwd_bwd_gpu(x, w, g, modes):
     xx, ww, p = S._prepare(x, w, modes, None, "forward", cupy)
     y, X = S._gpu_forward(xx, ww, p, cupy)
     return y, S._gpu_backward(g, X, ww, p, cupy)
-
-
-def gpu_available() -> bool:
-    """A CUDA build, a visible device and an importable cupy."""
-    import fastspectral
-
-    if not fastspectral.has_cuda():
-        return False
-    try:
-        import cupy  # noqa: F401
-    except Exception:  # ImportError, or a cupy that cannot find its CUDA libraries
-        return False
-    return True
 
 
 def _gpu_cases(config: BenchConfig, quick: bool) -> list[Case]:
