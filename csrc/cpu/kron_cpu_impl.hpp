@@ -290,6 +290,13 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
         if (!gap_ok) break;
         const std::int64_t S_max_new = group_max(nxt, g.hi);
         if (S_max_new * R_outer > budget) break;
+        // A group is fused only with at least nt blocks along L (below); growing it past
+        // that point would turn a fused group into unfused passes, so stop (with 2 threads,
+        // 16^4 at M = 1 keeps its 3-factor fused group instead of 4 separate passes).
+        std::int64_t L_new = B, L_cur = B;
+        for (int i = 0; i < nxt; ++i) L_new *= cur[i];
+        for (int i = 0; i < g.lo; ++i) L_cur *= cur[i];
+        if (L_new < nt && L_cur >= nt && g.hi > g.lo) break;
         g.lo = nxt;
         S_max = S_max_new;
         ++t;
