@@ -60,9 +60,13 @@ void run(const KronFactor* f, int d, const T* x, T* y, std::int64_t B, int nt, s
 
 namespace {
 
-// 256 KiB per working buffer: two of them (ping-pong) plus the factors sit in a 1 MiB L2.
-// Measured on the 2-core EPYC dev machine (see python/fastspectral/bench/kron_suite.py).
-std::atomic<std::int64_t> g_fuse_budget{256 * 1024};
+// 512 KiB per working buffer: enough for a whole 16^4 vector (or the 16^4 output of
+// (16x8)^4), so every factor fuses into one read of x and one write of y. The two ping-pong
+// buffers then fill the 1 MiB L2, yet measured on the 2-core EPYC dev machine (see
+// python/fastspectral/bench/kron_suite.py, 1 thread) 16^4 at M = 16 ran 1.15x and (16x8)^4
+// 2.5x faster than with 256 KiB (which split them into two passes over memory), and 768 KiB
+// or 1 MiB gained nothing more.
+std::atomic<std::int64_t> g_fuse_budget{512 * 1024};
 
 enum class Isa { avx512, avx2, generic };
 
