@@ -320,10 +320,19 @@ class _Model2D:
             R = kron_mode_product([T1, T2], D * Y) + N(U) - self.F
             return 0.5 * (np.sum(Y * Y) + wb * (rb @ rb) + tau2 * np.sum(R * R))
 
+        # Inexact Gauss-Newton: H Y - b of the GN system at Y is the exact gradient of phi, so
+        # each linear solve only needs to cut that gradient by a forcing factor (Eisenstat-Walker
+        # style), and a PCG run that hits cg_maxiter still gives a descent step for the GN model.
+        # The U solve is judged by the final nonlinear gradient (self.cg_rel), as the linear
+        # path is by its residual.  Before, every GN system was solved to cg_tol and a single
+        # PCG run stopping above cg_accept rejected the trial theta.
+        # the nonlinear gradient target: two digits below the acceptance threshold (cg_tol
+        # itself, 1e-10, is below what PCG reaches on these systems in cg_maxiter steps)
+        gn_tol = max(self.cg_tol, 1e-2 * self.cg_accept)
         Y = Y0
         f0 = phi(Y)
         total = 0
-        for _ in range(gn_steps):
+        for _ in range(gn_steps + 1):
             U = self._to_u(Y, f)
             dn = dN(U)
 
@@ -336,14 +345,20 @@ class _Model2D:
             def H(Yv):
                 return Yv + tau2 * JT(J(Yv)) + wb * self._bnd(Yv, f)
 
-            prec = self.preconditioner(tau1, tau2, float(np.mean(dn)))
             rhs = self.F - N(U) + dn * U
             b = tau2 * JT(rhs) + bb
-            Yn, it, rel = _pcg(H, b, prec, Y, self.cg_tol, self.cg_maxiter)
-            total += it
-            self.cg_rel = rel
-            if rel > self.cg_accept:
+            bn = float(np.linalg.norm(b)) or 1.0
+            relg = float(np.linalg.norm(H(Y) - b)) / bn
+            self.cg_rel = relg
+            if relg <= gn_tol or _ == gn_steps:
                 break
+            prec = self.preconditioner(tau1, tau2, self.gn_shift(dn))
+            eta = min(0.1, math.sqrt(relg))
+            # a short PCG run per GN step: allen_cahn_2d(10), 40^2 reached the same error
+            # (5.7e-5) in 24 s with at most 100 steps against 56 s with 400
+            Yn, it, rel = _pcg(H, b, prec, Y, max(eta * relg, 0.1 * gn_tol),
+                               min(self.cg_maxiter, 100))
+            total += it
             dY = Yn - Y
             t = 1.0
             while t > 1e-4:
@@ -357,9 +372,18 @@ class _Model2D:
             done = f0 - f1 <= 1e-14 * max(abs(f0), 1.0)
             f0 = f1
             if done:
+                # phi no longer moves: record the gradient where we stop
+                U = self._to_u(Y, f)
+                dn = dN(U)
+                b = tau2 * JT(self.F - N(U) + dn * U) + bb
+                self.cg_rel = float(np.linalg.norm(H(Y) - b)) / (float(np.linalg.norm(b)) or 1.0)
                 break
         self.cg_iters = total
         return self._to_u(Y, f)
+
+    def gn_shift(self, dn):
+        """Constant stand-in for the Gauss-Newton diagonal N'(U) in the preconditioner."""
+        return float(np.mean(dn))
 
     # ------------------------------------------------------------------ objective
     def state(self, U):
