@@ -59,6 +59,11 @@ Larger (max_iter=3, max_time=100, same settings; old -> new): allen_cahn_2d(10),
 4.1e-3 'converged' in 1.0 s -> 1.2e-4 'stalled' in 38 s; allen_cahn_2d(20), 80^2: 1.1e-4
 'time_limit' in 171 s -> 9.2e-5 'stalled' in 12 s.  'stalled': the later L-BFGS runs stop at
 rejected trials without moving (the error is the same after every outer iteration).
+Side effect on the SE baseline (allen_cahn_2d(5), 24^2, bench --quick): the old GN stopped
+early at objective ~1e7 with error 3.2e-4; the inexact GN reaches objectives near -2e4 (a
+better minimiser of the model) with error 0.06-0.1, and the objective is not monotone over
+outer iterations (U solves accepted at 1e-6 relative gradient): the baseline's objective is a
+poor proxy for its accuracy there.  GP-HM kernels: 5.0e-5 (Student-t), 2.1e-5 (Gaussian).
 
 Still open: the preconditioner.  It shifts D by a constant for the GN diagonal N'(U); on the
 40^2 run above 95 % of the PCG runs stop at their 100-step cap (mean shift: 844 of 884 runs;
