@@ -61,6 +61,52 @@ class GPSolverWarning(UserWarning):
     """Grid too coarse, non-convergence and similar conditions of the GP solver."""
 
 
+# a grid residual above this fraction of the source (or of the operator applied to U) means the
+# returned field does not solve the PDE at all; the baselines' honest poorer fits stay far below
+_RESIDUAL_BLOWUP = 0.5
+# the conditional mean between the nodes may exceed the grid values by this factor before the
+# interpolant counts as blown up (a smooth GP mean overshoots its nodes by a few percent at most)
+_NORM_BLOWUP = 10.0
+
+
+def _midpoints(x):
+    return 0.5 * (x[1:] + x[:-1])
+
+
+def _judge(status, message, values, residual, scale, off_grid, rejected_stop):
+    """Final (status, message) for a solve: a blown-up or non-solving field is never 'converged'.
+
+    values: grid values (grid shape); residual: PDE residual at the nodes (same shape);
+    scale: the largest norm among the residual's terms (source, each derivative term, N(U)), so
+    that terms which cancel (a harmonic field, zero source) are not mistaken for a blow-up;
+    off_grid: the conditional mean at the cell midpoints (any
+    shape); rejected_stop: the last L-BFGS runs ended at trial points whose U solve was rejected
+    (no progress because nothing could be evaluated, not because a minimum was found).
+
+    Statuses: 'converged', 'stalled' (stopped at rejected trial points), 'diverged' (residual or
+    norm blew up), 'failed' (non-finite), plus the loop's own 'max_iter' / 'time_limit'."""
+    if status == "failed":
+        return status, message
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(residual))
+            and np.all(np.isfinite(off_grid))):
+        return "failed", "the returned field or its PDE residual is not finite"
+    rel = float(np.linalg.norm(residual)) / max(scale, 1e-300)
+    if rel > _RESIDUAL_BLOWUP:
+        return "diverged", (f"the PDE residual on the grid is {rel:.2g} of the source's size: the "
+                            f"field does not solve the PDE (loop status was {status}: {message})")
+    umax = float(np.max(np.abs(values))) if values.size else 0.0
+    omax = float(np.max(np.abs(off_grid))) if np.size(off_grid) else 0.0
+    if omax > _NORM_BLOWUP * max(umax, 1e-300):
+        return "diverged", (f"the solution blew up between the grid nodes (max |u| {omax:.3g} at "
+                            f"the cell midpoints, {umax:.3g} at the nodes; loop status was "
+                            f"{status}: {message})")
+    if status == "converged" and rejected_stop:
+        return "stalled", ("L-BFGS stopped at trial hyperparameters that were rejected (U solve "
+                           "not converged or kernel matrix not positive definite), not at a "
+                           "minimum; " + message)
+    return status, message
+
+
 class _Axis:
     """A uniform 1-D grid with Toeplitz helpers."""
 
@@ -85,9 +131,13 @@ class GPSolution:
     """Result of ``solve``.
 
     Attributes: values (grid values, shape of the grid), axes (node vectors), kernels (one per
-    dimension), history (list of dicts per outer iteration), status ('converged',
-    'max_iter', 'time_limit', 'failed' (non-finite objective; 2-D: no U solve converged)),
-    message, n_iter.
+    dimension), history (list of dicts per outer iteration), status, message, n_iter.
+
+    status: 'converged' (the objective stopped decreasing at a minimum and the field passes the
+    checks of ``_judge``), 'max_iter', 'time_limit', 'stalled' (L-BFGS stopped at rejected trial
+    points), 'diverged' (the PDE residual on the grid or the field between the nodes blew up),
+    'failed' (non-finite objective or field; 2-D: no U solve converged).  Anything but
+    'converged' also raises a GPSolverWarning.
     """
 
     def __init__(self, problem, axes, values, kernels, alpha, history, status, message):
@@ -180,6 +230,19 @@ class _Objective1D:
             R += self.p.nonlinearity(U)
         return R
 
+    def term_scale(self, U, alpha, Kd):
+        """Largest norm among the residual's terms (see _judge)."""
+        norms = [np.linalg.norm(self.f)]
+        length = self.ax.x[-1] - self.ax.x[0]
+        for k, c in self.terms.items():
+            # c U / length^k: the size of a term for a field that varies once over the domain,
+            # so that a nearly linear field (u'' ~ 0, zero source) is not judged by round-off
+            norms.append(abs(c) * np.linalg.norm(U) / length ** k)
+            norms.append(abs(c) * np.linalg.norm(U if k == 0 else Kd[k] @ alpha))
+        if self.p.nonlinearity is not None:
+            norms.append(np.linalg.norm(self.p.nonlinearity(U)))
+        return float(max(norms))
+
     # ---- U block
     def solve_u(self, kernel, U0, tau1, tau2, gn_steps=30):
         K, Kd = self.matrices(kernel)
@@ -266,6 +329,7 @@ class _Objective1D:
         """min over U of the objective at (theta, tau), and its theta-gradient (envelope theorem:
         the partial gradient at the minimiser U*)."""
         kernel.theta = theta
+        store["n_rejected"] = store.get("n_rejected", 0) + 1
         with np.errstate(over="ignore", invalid="ignore"):
             try:
                 U = self.solve_u(kernel, store["U"], tau1, tau2)
@@ -276,6 +340,8 @@ class _Objective1D:
             val, grad = self._value_grad(kernel, U, tau2)
         rb = U[self.bidx] - self.g
         val = val + 0.5 * self.lambda_b * tau1 * (rb @ rb)
+        if np.isfinite(val) and np.all(np.isfinite(grad)):
+            store["n_rejected"] -= 1
         # warm starts (nonlinear PDEs) come from the best point seen, not the last trial
         if np.isfinite(val) and val < store.get("best", np.inf):
             store["U"], store["best"], store["theta"] = U, val, theta.copy()
@@ -449,6 +515,7 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
     U = np.zeros(M)
     tau1 = tau2 = float(tau_init)
     history, best, status, message = [], None, "max_iter", ""
+    rejected = []
     stall = 0
     nfev = 0
     prev = np.inf
@@ -463,7 +530,9 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
         tau2 = min(M / max(R @ R, 1e-300), tau_max)
         if profile:
             store = {"U": U}
-            res = _scipy("optimize").minimize(mumap.wrap(obj.profiled), mumap.to_internal(kern.theta),
+            psi0 = mumap.to_internal(kern.theta)
+            th0 = mumap.from_internal(psi0)
+            res = _scipy("optimize").minimize(mumap.wrap(obj.profiled), psi0,
                                 args=(kern, tau1, tau2, store), method="L-BFGS-B", jac=True,
                                 bounds=bounds,
                                 options={"maxiter": lbfgs_steps, "ftol": 1e-15, "gtol": 1e-12})
@@ -501,6 +570,12 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
         rel = (prev - value) / max(abs(value), 1.0)
         prev = value
         stall = stall + 1 if rel < tol else 0
+        # a run that stopped on its own (L-BFGS-B's status 1 is its iteration limit) after
+        # rejected trials without leaving its starting point (L-BFGS-B re-evaluates the start and
+        # reports CONVERGENCE) never moved: if the loop ends on such runs the status says
+        # 'stalled', not 'converged'
+        rejected.append(bool(profile and store.get("n_rejected") and res.status != 1
+                             and np.array_equal(store.get("theta", th0), th0)))
         if stall >= 2:
             status, message = "converged", f"objective change below tol={tol} for 2 iterations"
             break
@@ -509,8 +584,13 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
             break
     else:
         message = f"reached max_iter={max_iter}"
+    _, U, kern, alpha = best
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, Kd = obj.matrices(kern)
+        R = obj.residual(U, alpha, Kd)
+        status, message = _judge(status, message, U, R, obj.term_scale(U, alpha, Kd),
+                                 kern.matrix(_midpoints(ax.x), ax.x) @ alpha, any(rejected[-2:]))
     if status != "converged":
         warnings.warn(f"GP solver did not converge ({status}: {message}); returning the best iterate",
                       GPSolverWarning, stacklevel=3)
-    _, U, kern, alpha = best
     return GPSolution(problem, axes, U, [kern], alpha, history, status, message)

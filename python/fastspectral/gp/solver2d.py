@@ -42,14 +42,38 @@ digits for lbfgs_steps = 10, 30, 100 and over 4 outer iterations (L-BFGS stops o
 relative-reduction test); 10-30 s wall (noisy machine).  At 200^2 (2 points per period) the
 same solver gives 0.90 (the paper reports ~1e-3 there).
 
-Nonlinear PDEs (Allen-Cahn) take Gauss-Newton steps with backtracking on the exact objective,
-each a PCG solve with the same preconditioner shifted by mean N'(U).  Fine on small grids
-(allen_cahn_2d(5), 24^2: 5e-5); at the paper's 400^2, omega = 100 the CG solves do not converge
-(N'(U) varies too much for a constant shift) and the solve reports status 'failed'.  A trial
-theta whose U solve stops above cg_accept (1e-6 relative residual) is rejected, and that makes
-the nonlinear path sensitive to round-off: allen_cahn_2d(10) on 40^2 stopped after 2 outer
-iterations at 2.6e-3 with one BLAS thread (0.5 s) but reached 1.3e-5 in 80 s with threaded BLAS
-(different CG round-off, different accept/reject decisions).  Not reliable yet.
+Nonlinear PDEs (Allen-Cahn) take inexact Gauss-Newton steps with backtracking on the exact
+objective: the GN system's H Y - b is the exact gradient of the objective in Y, so each PCG run
+only has to cut that gradient by a forcing factor min(0.1, sqrt(rel. gradient)), at most 100
+steps, and a run that stops early still gives a descent step.  The U solve is judged by the
+final nonlinear gradient (target 1e-8 relative, accepted below cg_accept = 1e-6).  Before, each
+GN system was solved to 1e-10 and the first PCG run that stopped above 1e-6 ended the U solve
+and rejected the trial theta, which made the path sensitive to round-off (allen_cahn_2d(10) on
+40^2 stopped at 2.6e-3 with one BLAS thread but reached 1.3e-5 with threaded BLAS).
+
+Measured (one BLAS thread, Q = 30, Student-t, 2-core shared CPU, solve_2d defaults, the error
+of GPSolution.error() on 300^2 points): allen_cahn_2d(10), 40^2, max_iter=5: 2.6e-3 in 0.9 s
+and status 'converged' (the old code; the status now says 'stalled') -> 5.7e-5 in 24 s with
+the inexact GN (PCG capped at 400 steps per GN system instead of 100: 5.8e-5 in 56 s).
+Larger (max_iter=3, max_time=100, same settings; old -> new): allen_cahn_2d(10), 60^2:
+4.1e-3 'converged' in 1.0 s -> 1.2e-4 'stalled' in 38 s; allen_cahn_2d(20), 80^2: 1.1e-4
+'time_limit' in 171 s -> 9.2e-5 'stalled' in 12 s.  'stalled': the later L-BFGS runs stop at
+rejected trials without moving (the error is the same after every outer iteration).
+Side effect on the SE baseline (allen_cahn_2d(5), 24^2, bench --quick): the old GN stopped
+early at objective ~1e7 with error 3.2e-4; the inexact GN reaches objectives near -2e4 (a
+better minimiser of the model) with error 0.06-0.1, and the objective is not monotone over
+outer iterations (U solves accepted at 1e-6 relative gradient): the baseline's objective is a
+poor proxy for its accuracy there.  GP-HM kernels: 5.0e-5 (Student-t), 2.1e-5 (Gaussian).
+
+Still open: the preconditioner.  It shifts D by a constant for the GN diagonal N'(U); on the
+40^2 run above 95 % of the PCG runs stop at their 100-step cap (mean shift: 844 of 884 runs;
+max(N'): 512 of 550; median: 369 of 417; errors 5.7e-5 / 7.1e-5 / 9.1e-5 over 3 outer
+iterations, so the shift choice is not the lever).  The reason: in Y the GN term is
+diag(N'(U)) T, and T^{-1} diag(N') T is far from diagonal because T (K^{1/2}) is badly
+conditioned, so no shift of D approximates it.  A preconditioner that inverts
+A + diag(N'(U)) in U (e.g. an inner Krylov solve preconditioned by (A + s)^{-1}, which is
+diagonal in the T basis) is the next thing to try.  At the paper's 400^2, omega = 100 this
+path is still far too slow.
 
 Odd-order (first-derivative, advection) terms make E_d non-symmetric and are not supported in
 2-D yet; mixed terms (u_xy) are not separable and are rejected.
@@ -67,6 +91,10 @@ from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .solver import _scipy
 
 __all__ = ["solve_2d"]
+
+# relative change of the outer objective attributable to the CG tolerance (cg_tol = 1e-10 on
+# the normal equations); a larger change is real progress
+_CG_NOISE = 1e-6
 
 
 def _split_operator(problem):
@@ -316,10 +344,19 @@ class _Model2D:
             R = kron_mode_product([T1, T2], D * Y) + N(U) - self.F
             return 0.5 * (np.sum(Y * Y) + wb * (rb @ rb) + tau2 * np.sum(R * R))
 
+        # Inexact Gauss-Newton: H Y - b of the GN system at Y is the exact gradient of phi, so
+        # each linear solve only needs to cut that gradient by a forcing factor (Eisenstat-Walker
+        # style), and a PCG run that hits cg_maxiter still gives a descent step for the GN model.
+        # The U solve is judged by the final nonlinear gradient (self.cg_rel), as the linear
+        # path is by its residual.  Before, every GN system was solved to cg_tol and a single
+        # PCG run stopping above cg_accept rejected the trial theta.
+        # the nonlinear gradient target: two digits below the acceptance threshold (cg_tol
+        # itself, 1e-10, is below what PCG reaches on these systems in cg_maxiter steps)
+        gn_tol = max(self.cg_tol, 1e-2 * self.cg_accept)
         Y = Y0
         f0 = phi(Y)
         total = 0
-        for _ in range(gn_steps):
+        for _ in range(gn_steps + 1):
             U = self._to_u(Y, f)
             dn = dN(U)
 
@@ -332,14 +369,20 @@ class _Model2D:
             def H(Yv):
                 return Yv + tau2 * JT(J(Yv)) + wb * self._bnd(Yv, f)
 
-            prec = self.preconditioner(tau1, tau2, float(np.mean(dn)))
             rhs = self.F - N(U) + dn * U
             b = tau2 * JT(rhs) + bb
-            Yn, it, rel = _pcg(H, b, prec, Y, self.cg_tol, self.cg_maxiter)
-            total += it
-            self.cg_rel = rel
-            if rel > self.cg_accept:
+            bn = float(np.linalg.norm(b)) or 1.0
+            relg = float(np.linalg.norm(H(Y) - b)) / bn
+            self.cg_rel = relg
+            if relg <= gn_tol or _ == gn_steps:
                 break
+            prec = self.preconditioner(tau1, tau2, self.gn_shift(dn))
+            eta = min(0.1, math.sqrt(relg))
+            # a short PCG run per GN step: allen_cahn_2d(10), 40^2 reached the same error
+            # (5.7e-5) in 24 s with at most 100 steps against 56 s with 400
+            Yn, it, rel = _pcg(H, b, prec, Y, max(eta * relg, 0.1 * gn_tol),
+                               min(self.cg_maxiter, 100))
+            total += it
             dY = Yn - Y
             t = 1.0
             while t > 1e-4:
@@ -353,9 +396,18 @@ class _Model2D:
             done = f0 - f1 <= 1e-14 * max(abs(f0), 1.0)
             f0 = f1
             if done:
+                # phi no longer moves: record the gradient where we stop
+                U = self._to_u(Y, f)
+                dn = dN(U)
+                b = tau2 * JT(self.F - N(U) + dn * U) + bb
+                self.cg_rel = float(np.linalg.norm(H(Y) - b)) / (float(np.linalg.norm(b)) or 1.0)
                 break
         self.cg_iters = total
         return self._to_u(Y, f)
+
+    def gn_shift(self, dn):
+        """Constant stand-in for the Gauss-Newton diagonal N'(U) in the preconditioner."""
+        return float(np.mean(dn))
 
     # ------------------------------------------------------------------ objective
     def state(self, U):
@@ -395,6 +447,7 @@ class _Model2D:
     def profiled(self, theta, tau1, tau2, store):
         """min over U of L at (theta, tau) and its theta-gradient (envelope theorem)."""
         self.set_theta(theta)
+        store["n_rejected"] = store.get("n_rejected", 0) + 1
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 U = self.solve_u(store["U"], tau1, tau2)
@@ -409,9 +462,25 @@ class _Model2D:
         if not (np.isfinite(val) and np.all(np.isfinite(grad))):
             return np.inf, np.zeros_like(theta)
         store["nfev"] = store.get("nfev", 0) + 1
+        store["n_rejected"] -= 1
         if val < store.get("best", np.inf):
             store.update(U=U, best=val, theta=np.array(theta, copy=True))
         return val, grad
+
+    def term_scale(self, U):
+        """Largest norm among the residual's terms: source, each axis' derivative term, c_0 U,
+        N(U) (see solver._judge)."""
+        f = self.factors()["f"]
+        norms = [np.linalg.norm(self.F), np.linalg.norm(f[0]["Aop"] @ (f[0]["Kinv"] @ U)),
+                 np.linalg.norm(U @ (f[1]["Kinv"] @ f[1]["Aop"].T)), abs(self.c0) * np.linalg.norm(U)]
+        # c U / length^k per term: the size for a field that varies once over the domain, so that
+        # a nearly harmonic field with zero source is not judged by round-off
+        for d, ax in enumerate(self.axes):
+            length = ax.x[-1] - ax.x[0]
+            norms += [abs(c) * np.linalg.norm(U) / length ** k for k, c in self.terms[d].items()]
+        if self.p.nonlinearity is not None:
+            norms.append(np.linalg.norm(self.p.nonlinearity(U)))
+        return float(max(norms))
 
     def full_objective(self, U, tau1, tau2):
         val, _, R = self.value_grad(U, tau2)
@@ -430,7 +499,7 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
              tau_max=1e10, tau_init=1.0, cg_tol=1e-10, cg_maxiter=400, learn_tau=True,
              track_error=True, verbose=False, callback=None):
     """The 2-D branch of ``gp.solve`` (see its docstring; arguments mean the same)."""
-    from .solver import GPSolution, GPSolverWarning
+    from .solver import GPSolution, GPSolverWarning, _judge, _midpoints
     axes = problem.grid_axes(sizes)
     h = [(x[-1] - x[0]) / (len(x) - 1) for x in axes]
     nyq = [0.5 / hh for hh in h]
@@ -466,6 +535,7 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
     U = model.solve_u(np.zeros(model.shape), tau1, tau2)
     history, best, status, message = [], None, "max_iter", f"reached max_iter={max_iter}"
     stall, prev, nfev, ncg = 0, np.inf, 0, model.cg_iters
+    rejected = []
     for it in range(max_iter):
         _, R, rb = model.full_objective(U, tau1, tau2)
         # closed-form precisions at the current U; capped because the profiled objective is
@@ -520,17 +590,36 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             break
         rel = (prev - value) / max(abs(value), 1.0)
         prev = value
-        # the objective's last digits move with the CG tolerance: L-BFGS's own convergence test
-        # counts as no progress too
-        stall = stall + 1 if (rel < tol or str(res.message).startswith("CONVERGENCE")) else 0
+        # The objective's last digits move with the CG tolerance, so L-BFGS's own convergence
+        # test counts as no progress too, but only while the outer change is at that noise level
+        # (a restart that still gains 0.1-90 % was not at a minimum: before this check such runs
+        # were labelled 'converged').  A run that stopped on its own (status 1 is its iteration
+        # limit) after rejecting trial points, with the objective still moving above tol, gave
+        # up on unevaluable points, as did one that never left its starting point (L-BFGS-B
+        # re-evaluates the start after a rejected trial and reports CONVERGENCE): if the loop
+        # ends there the status says 'stalled'.
+        lbfgs_conv = str(res.message).startswith("CONVERGENCE")
+        rejected.append(bool(store.get("n_rejected")) and res.status != 1
+                        and (not rel < tol or np.array_equal(store.get("theta", theta0), theta0)))
+        no_progress = rel < tol or (lbfgs_conv and rel < _CG_NOISE)
+        stall = stall + 1 if no_progress else 0
         if stall >= 2:
             status, message = "converged", f"objective change below tol={tol} for 2 iterations"
             break
         if max_time is not None and rec["time"] > max_time:
             status, message = "time_limit", f"stopped after {rec['time']:.1f} s (max_time={max_time})"
             break
+    _, U, kernels, Alpha = best
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            model.set_theta(np.concatenate([k.theta for k in kernels]))
+            R = model.state(U)[3]
+            scale = model.term_scale(U)
+        except (np.linalg.LinAlgError, ValueError):
+            R, scale = np.full(model.shape, np.nan), 1.0
+        mid = kron_mode_product([k.matrix(_midpoints(x), x) for k, x in zip(kernels, axes)], Alpha)
+        status, message = _judge(status, message, U, R, scale, mid, any(rejected[-2:]))
     if status != "converged":
         warnings.warn(f"GP solver did not converge ({status}: {message}); returning the best iterate",
                       GPSolverWarning, stacklevel=4)
-    _, U, kernels, Alpha = best
     return GPSolution(problem, axes, U, kernels, Alpha, history, status, message)
