@@ -6,6 +6,8 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 
+#include "bind/spectral_check.hpp"
+
 #include <complex>
 #include <cstdint>
 #include <optional>
@@ -23,16 +25,8 @@ using Spec = nb::ndarray<nb::device::cpu, nb::c_contig, nb::ndim<5>>;
 using Index = nb::ndarray<const std::int64_t, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 using Scale = nb::ndarray<const double, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 
-[[noreturn]] void fail(const std::string& msg) {
-  throw nb::value_error(("fastspectral.spectral: " + msg).c_str());
-}
-
-bool complex_f32(const Spec& a, const char* what) {
-  if (a.dtype() == nb::dtype<std::complex<float>>()) return true;
-  if (a.dtype() == nb::dtype<std::complex<double>>()) return false;
-  throw nb::type_error(
-      (std::string("fastspectral.spectral: ") + what + " must be complex64 or complex128").c_str());
-}
+using spectral_check::complex_f32;
+using spectral_check::fail;
 
 void check_index(const Index& idx, std::int64_t count, std::int64_t bound, const char* what) {
   if (std::int64_t(idx.shape(0)) != count) fail(std::string(what) + ": wrong length");

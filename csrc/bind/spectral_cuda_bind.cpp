@@ -5,6 +5,8 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 
+#include "bind/spectral_check.hpp"
+
 #include <cuda_runtime_api.h>
 
 #include <complex>
@@ -25,16 +27,8 @@ namespace {
 using DevSpec = nb::ndarray<nb::device::cuda, nb::c_contig, nb::ndim<5>>;
 using DevScale = nb::ndarray<const double, nb::device::cuda, nb::c_contig, nb::ndim<1>>;
 
-[[noreturn]] void fail(const std::string& msg) {
-  throw nb::value_error(("fastspectral.spectral: " + msg).c_str());
-}
-
-bool complex_f32(const DevSpec& a, const char* what) {
-  if (a.dtype() == nb::dtype<std::complex<float>>()) return true;
-  if (a.dtype() == nb::dtype<std::complex<double>>()) return false;
-  throw nb::type_error(
-      (std::string("fastspectral.spectral: ") + what + " must be complex64 or complex128").c_str());
-}
+using spectral_check::complex_f32;
+using spectral_check::fail;
 
 void shape3(const DevSpec& a, std::int64_t* s) {
   for (int k = 0; k < 3; ++k) s[k] = std::int64_t(a.shape(2 + k));
