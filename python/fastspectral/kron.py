@@ -39,6 +39,7 @@ import numpy as np
 
 from . import _core
 from ._dispatch import _cupy, get_cuda_module, is_cupy_array
+from ._outpool import output_pool
 
 __all__ = ["kron_matvec", "kron_mode_product", "KroneckerOperator", "KroneckerSum",
            "KroneckerVector"]
@@ -295,7 +296,8 @@ def _apply(factors, x, *, transpose, out, name, tensor):
             y2 = out.reshape(B, n_out)
             _core.kron_apply(fac, x2, y2, bool(transpose))
             return out
-        y2 = np.empty((B, n_out), dtype=dtype)
+        # pooled: repeated calls reuse mapped pages instead of faulting in zeroed ones (_outpool)
+        y2 = output_pool.empty((B, n_out), dtype)
         _core.kron_apply(fac, x2, y2, bool(transpose))
         y = y2.reshape(out_shape)
     else:
