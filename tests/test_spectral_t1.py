@@ -208,6 +208,7 @@ def test_mode_mix_backward_long_mode_axis():
 @pytest.mark.parametrize("case", range(len(CASES)))
 @pytest.mark.parametrize("norm", NORMS)
 def test_chain_equals_spectral_conv_forward_and_backward(case, norm):
+    """One layer: rfft_modes -> mode_mix -> irfft_modes is spectral_conv, gradients too."""
     rng, x, w, modes, out = _setup(case, seed=4)
     X = rfft_modes(x, modes, norm=norm)
     Y = mode_mix(X, w)
@@ -221,6 +222,28 @@ def test_chain_equals_spectral_conv_forward_and_backward(case, norm):
     gx_ref, gw_ref, _ = spectral_conv_backward(g, x, w, modes, output_shape=out, norm=norm)
     assert _rel(gx, gx_ref) < 1e-12
     assert _rel(gW, gw_ref) < 1e-12
+
+
+@pytest.mark.parametrize("case", [0, 6, 9])
+def test_stack_vs_stacked_convs_differs_only_in_zero_column(case):
+    """Two layers: a T1 stack equals two spectral_convs exactly when the weights are Hermitian
+    in the last dim's zero column (what the docs and the bench family state), and differs
+    otherwise (the intermediate real signal drops the non-Hermitian part)."""
+    from fastspectral.bench.spectral_suite import _hermitian_zero_column
+
+    rng, x, w1, modes, _ = _setup(case, seed=14)
+    w2 = _cplx(rng, weight_shape(w1.shape[1], 2, modes))
+    shape = x.shape[2:]
+
+    def t1(a, b):
+        return irfft_modes(mode_mix(mode_mix(rfft_modes(x, modes), a), b), modes, shape)
+
+    def convs(a, b):
+        return spectral_conv(spectral_conv(x, a, modes), b, modes)
+
+    assert _rel(t1(w1, w2), convs(w1, w2)) > 1e-3
+    h1, h2 = _hermitian_zero_column(w1, modes), _hermitian_zero_column(w2, modes)
+    assert _rel(t1(h1, h2), convs(h1, h2)) < 1e-13
 
 
 @pytest.mark.parametrize("case", [0, 4, 7, 10])
@@ -475,6 +498,30 @@ def test_torch_modules_equal_spectral_conv_and_train():
     assert losses[-1] < 0.4 * losses[0]
 
 
+def test_torch_expanded_grads_and_strided_input():
+    """Gradients torch hands over as expanded (zero-stride) tensors and a strided input."""
+    torch = pytest.importorskip("torch")
+    from fastspectral import torch as FT
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 16, 9, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(3, 2, 4, 3, dtype=torch.complex128, generator=gen, requires_grad=True)
+
+    def run(rfft, mix, irfft):
+        x.grad = w.grad = None
+        X = rfft(x[:, :, ::2])
+        (irfft(mix(X, w)).sum() + mix(X, w).real.sum() + X.abs().sum()).backward()
+        return x.grad.clone(), w.grad.clone()
+
+    ours = run(lambda a: FT.rfft_modes(a, (4, 4)), FT.mode_mix,
+               lambda a: FT.irfft_modes(a, (4, 4), (5, 11)))
+    ref = run(lambda a: _torch_rfft_modes(torch, a, (4, 4), "forward"),
+              lambda a, b: torch.einsum("bi...,io...->bo...", a, b),
+              lambda a: _torch_irfft_modes(torch, a, (4, 4), (5, 11), "forward"))
+    for a, b in zip(ours, ref):
+        assert _rel(a.numpy(), b.numpy()) < 1e-12
+
+
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_torch_gradcheck(d):
     torch = pytest.importorskip("torch")
@@ -583,3 +630,24 @@ def test_torch_cuda_t1_matches_cpu():
     yd.backward(torch.cos(yd.detach()))
     for ours, cpu in zip((xd.grad, net_d[1].weight.grad, net_d[2].weight.grad), grads):
         assert ours.is_cuda and _rel(ours.cpu().numpy(), cpu.numpy()) < 1e-12
+
+
+# --------------------------------------------------------------------------- bench family
+
+def test_bench_t1_family_quick():
+    """The spectral suite's T1 cases (--quick shapes) build, run once, and agree with their
+    competitors (float32)."""
+    from fastspectral.bench import BenchConfig
+    from fastspectral.bench import spectral_suite as SS
+
+    cases = SS._t1_cases(BenchConfig(quick=True, threads=[1]), True)
+    assert len(cases) in (2, 6)                       # 6 with torch
+    listed = SS.cases(BenchConfig(quick=True, threads=[1], device="cpu"))
+    assert [(c.kernel, c.competitor) for c in cases] == [
+        (c.kernel, c.competitor) for c in listed if c.kernel.startswith("t1 ")]
+    for case in cases:
+        prep = case.prepare()
+        m = prep.metrics(prep.ours(), prep.theirs())
+        diffs = {k: v for k, v in m.items() if k.startswith("rel_diff")}
+        assert len(diffs) == (1 if case.kernel == "t1 forward" else 3)
+        assert max(diffs.values()) < 2e-5, (case.competitor, diffs)

@@ -777,6 +777,12 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
 # per-mode layers to the kept modes, and transform back once.  The three pieces below are the
 # pieces of spectral_conv, exposed on compact kept-mode spectra in the weight layout, so
 #     spectral_conv(x, w, m, output_shape=s) == irfft_modes(mode_mix(rfft_modes(x, m), w), m, s)
+# Several mode_mix layers in a row are NOT several spectral_convs in a row in general: between
+# two convolutions the signal is real, which makes the zero column of the last mode dim
+# Hermitian again (Y(-f, 0) = conj Y(f, 0), the unpaired frequency -m/2 there halved, the
+# imaginary part at frequency 0 dropped), while a T1 stack carries whatever the layers produce
+# to the end.  They agree when every weight is Hermitian in that column (W(-f, 0) = conj
+# W(f, 0), zero without a partner): bench/spectral_suite.py's T1 family relies on this.
 
 def _modes_plan(B: int, C: int, grid: tuple[int, ...], rdtype: np.dtype, n_modes: Any,
                 output_shape: Any, norm: str) -> _Plan:
