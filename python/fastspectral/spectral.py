@@ -782,7 +782,7 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
 # Hermitian again (Y(-f, 0) = conj Y(f, 0), the unpaired frequency -m/2 there halved, the
 # imaginary part at frequency 0 dropped), while a T1 stack carries whatever the layers produce
 # to the end.  They agree when every weight is Hermitian in that column (W(-f, 0) = conj
-# W(f, 0), zero without a partner): bench/spectral_suite.py's T1 family relies on this.
+# W(f, 0), zero without a partner): the T1 family of fastspectral.bench.spectral_suite uses that.
 
 def _modes_plan(B: int, C: int, grid: tuple[int, ...], rdtype: np.dtype, n_modes: Any,
                 output_shape: Any, norm: str) -> _Plan:
@@ -886,6 +886,17 @@ def _check_mode_mix(X: Any, weight: Any) -> tuple[Any, Any]:
     return X, weight
 
 
+# Below this many complex multiply-adds a CPU mode_mix (forward or backward) runs on one
+# thread: the work is tens of microseconds, while an OpenMP fork/join on a busy machine cost
+# up to ~10 ms a call here (B2 I2 O3 K15: 12 ms on 2 threads, 10 us on one).
+_MIX_SERIAL_WORK = 1 << 16
+
+
+def _mix_threads(B: int, I: int, O: int, K: int) -> int:
+    """OpenMP threads for the CPU mix kernels (0 = the kernel's default)."""
+    return 1 if B * I * O * K < _MIX_SERIAL_WORK else 0
+
+
 def mode_mix(X: Any, weight: Any) -> Any:
     """Per-mode channel contraction on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k]
     W[i, o, k]`` for every mode ``k``.
@@ -902,7 +913,7 @@ def mode_mix(X: Any, weight: Any) -> Any:
         W5 = xp.ascontiguousarray(weight).reshape(I, O, 1, 1, K)
         Y = xp.empty((B, O, 1, 1, K), dtype=X.dtype)
         if xp is np:
-            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None)
+            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None, _mix_threads(B, I, O, K))
         else:
             get_cuda_module().spectral_mix(X5, W5, Y, 0, 1, 0, 0, 1, 0, K, False, None,
                                            _gpu_stream(xp))
@@ -980,7 +991,7 @@ def _mode_mix_bwd(grad_Y: Any, X: Any, weight: Any, xp: Any = np, need_x: bool =
         if gpu:
             mod.spectral_mix(G5, W5, grad_X, 0, 1, 0, 0, 1, 0, K, True, None, _gpu_stream(xp))
         else:
-            _core.spectral_mix(G5, W5, grad_X, *_ZERO6, K, True, None)
+            _core.spectral_mix(G5, W5, grad_X, *_ZERO6, K, True, None, _mix_threads(B, I, O, K))
         grad_X = grad_X.reshape(X.shape)
     if need_w:
         X5 = xp.ascontiguousarray(X).reshape(B, I, 1, 1, K)
@@ -989,7 +1000,8 @@ def _mode_mix_bwd(grad_Y: Any, X: Any, weight: Any, xp: Any = np, need_x: bool =
             mod.spectral_weight_grad(X5, G5, grad_w, 0, 1, 0, 0, 1, 0, K, None, _gpu_stream(xp))
         else:
             grad_w = np.empty((I, O, 1, 1, K), dtype=X.dtype)
-            _core.spectral_weight_grad(X5, G5, grad_w, *_ZERO6, K, None)
+            _core.spectral_weight_grad(X5, G5, grad_w, *_ZERO6, K, None,
+                                       _mix_threads(B, I, O, K))
         grad_w = grad_w.reshape(weight.shape)
     return grad_X, grad_w
 

@@ -33,7 +33,8 @@ to the compact kept-mode spectrum), any number of :class:`ModeMix` layers (a com
 channel mixing weight each) with whatever pointwise torch ops on the complex modes in between,
 and :class:`IRFFTModes` (transform back once); functional forms :func:`rfft_modes`,
 :func:`mode_mix`, :func:`irfft_modes`.  Their autograd Functions call the exact backward passes
-of :mod:`fastspectral.spectral` (complex gradients in torch's convention).
+of :mod:`fastspectral.spectral` (complex gradients in torch's convention); those backward
+passes are numpy/cupy code, so second derivatives raise (``once_differentiable``).
 
 Example
 -------
@@ -51,6 +52,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import spectral as _S
 from ._dispatch import _cupy
@@ -425,6 +427,7 @@ def _run(names: str, fn: Any, *arrays: torch.Tensor) -> Any:
     comma-separated, for errors); results (an array, or a tuple of arrays/None) come back as
     tensors on that device, without copies."""
     t = arrays[0]
+
     def back(a):
         if a is None:
             return None
@@ -446,6 +449,7 @@ class _RFFTModesFunction(torch.autograd.Function):
         return X
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_X):
         gx = _run("grad_X", lambda g, xp: _S.rfft_modes_backward(
             g, ctx.x_shape, ctx.n_modes, norm=ctx.norm), grad_X)
@@ -460,6 +464,7 @@ class _IRFFTModesFunction(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y):
         gX = _run("grad_y", lambda g, xp: _S.irfft_modes_backward(
             g, ctx.n_modes, norm=ctx.norm), grad_y)
@@ -475,6 +480,7 @@ class _ModeMixFunction(torch.autograd.Function):
         return Y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_Y):
         X, weight = ctx.saved_tensors
         need_x, need_w = ctx.needs_input_grad[:2]
