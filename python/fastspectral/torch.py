@@ -34,7 +34,11 @@ channel mixing weight each) with whatever pointwise torch ops on the complex mod
 and :class:`IRFFTModes` (transform back once); functional forms :func:`rfft_modes`,
 :func:`mode_mix`, :func:`irfft_modes`.  Their autograd Functions call the exact backward passes
 of :mod:`fastspectral.spectral` (complex gradients in torch's convention); those backward
-passes are numpy/cupy code, so second derivatives raise (``once_differentiable``).
+passes are numpy/cupy code, so second derivatives raise (``once_differentiable``).  One
+RFFTModes -> ModeMix -> IRFFTModes is exactly :class:`SpectralConv` (no bias); several ModeMix
+layers in a row are a different model from several SpectralConv layers in a row: nothing
+between them forces the zero column of the last mode dim back to a real signal's (Hermitian)
+spectrum (see the transform-once notes in :mod:`fastspectral.spectral`).
 
 Example
 -------
