@@ -32,7 +32,8 @@ the dense path; only the per-mode mixing differs (numpy/BLAS on the CPU).
 
 Frequency-domain models (Transform Once, Poli et al. 2022): :func:`rfft_modes` (transform once
 to a compact kept-mode spectrum in the weight layout), :func:`mode_mix` (a per-mode layer, any
-number of times), :func:`irfft_modes` (transform back once).
+number of times), :func:`irfft_modes` (transform back once), each with its exact
+``*_backward`` (torch autograd wrappers in :mod:`fastspectral.torch`).
 
 ``output_shape`` resamples: each kept frequency is written at its own place in the output
 spectrum (frequencies the output grid cannot hold are dropped; with ``norm="forward"`` the
@@ -82,7 +83,8 @@ from . import _core
 from ._dispatch import _cupy, get_cuda_module, is_cupy_array
 
 __all__ = ["spectral_conv", "spectral_conv_backward", "weight_shape", "weight_from_corners",
-           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix", "spectral_conv_separable",
+           "corner_slices", "rfft_modes", "irfft_modes", "mode_mix", "rfft_modes_backward",
+           "irfft_modes_backward", "mode_mix_backward", "spectral_conv_separable",
            "spectral_conv_separable_backward", "spectral_conv_cp", "spectral_conv_cp_backward",
            "cp_rank"]
 
@@ -775,6 +777,12 @@ def spectral_conv_backward(grad_y: Any, x: Any, weight: Any, n_modes: int | Sequ
 # per-mode layers to the kept modes, and transform back once.  The three pieces below are the
 # pieces of spectral_conv, exposed on compact kept-mode spectra in the weight layout, so
 #     spectral_conv(x, w, m, output_shape=s) == irfft_modes(mode_mix(rfft_modes(x, m), w), m, s)
+# Several mode_mix layers in a row are NOT several spectral_convs in a row in general: between
+# two convolutions the signal is real, which makes the zero column of the last mode dim
+# Hermitian again (Y(-f, 0) = conj Y(f, 0), the unpaired frequency -m/2 there halved, the
+# imaginary part at frequency 0 dropped), while a T1 stack carries whatever the layers produce
+# to the end.  They agree when every weight is Hermitian in that column (W(-f, 0) = conj
+# W(f, 0), zero without a partner): the T1 family of fastspectral.bench.spectral_suite uses that.
 
 def _modes_plan(B: int, C: int, grid: tuple[int, ...], rdtype: np.dtype, n_modes: Any,
                 output_shape: Any, norm: str) -> _Plan:
@@ -865,14 +873,7 @@ def irfft_modes(X: Any, n_modes: int | Sequence[int], output_shape: Sequence[int
         return _gpu_irfftn(full, p.out_shape, norm, xp, rdtype)
 
 
-def mode_mix(X: Any, weight: Any) -> Any:
-    """Per-mode channel contraction on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k]
-    W[i, o, k]`` for every mode ``k``.
-
-    X : (batch, in, *modes) complex; weight : (in, out, *modes) of X's dtype; numpy (C++/OpenMP
-    kernel) or cupy (CUDA kernel).  Returns (batch, out, *modes).
-    """
-    xp = _array_module(X=X, weight=weight)
+def _check_mode_mix(X: Any, weight: Any) -> tuple[Any, Any]:
     X = _check_modes_spectrum(X, "X")
     weight = _check_array(weight, "weight")
     if weight.dtype != X.dtype:
@@ -882,6 +883,29 @@ def mode_mix(X: Any, weight: Any) -> Any:
         raise ValueError(f"fastspectral.spectral: weight must have shape (in, out, *modes) = "
                          f"({X.shape[1]}, out, {', '.join(map(str, X.shape[2:]))}), got "
                          f"{tuple(weight.shape)}")
+    return X, weight
+
+
+# Below this many complex multiply-adds a CPU mode_mix (forward or backward) runs on one
+# thread: the work is tens of microseconds, while an OpenMP fork/join on a busy machine cost
+# up to ~10 ms a call here (B2 I2 O3 K15: 12 ms on 2 threads, 10 us on one).
+_MIX_SERIAL_WORK = 1 << 16
+
+
+def _mix_threads(B: int, I: int, O: int, K: int) -> int:
+    """OpenMP threads for the CPU mix kernels (0 = the kernel's default)."""
+    return 1 if B * I * O * K < _MIX_SERIAL_WORK else 0
+
+
+def mode_mix(X: Any, weight: Any) -> Any:
+    """Per-mode channel contraction on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k]
+    W[i, o, k]`` for every mode ``k``.
+
+    X : (batch, in, *modes) complex; weight : (in, out, *modes) of X's dtype; numpy (C++/OpenMP
+    kernel) or cupy (CUDA kernel).  Returns (batch, out, *modes).
+    """
+    xp = _array_module(X=X, weight=weight)
+    X, weight = _check_mode_mix(X, weight)
     B, I, O = X.shape[0], X.shape[1], weight.shape[1]
     K = int(np.prod(X.shape[2:]))
     with _on_device(X):
@@ -889,11 +913,190 @@ def mode_mix(X: Any, weight: Any) -> Any:
         W5 = xp.ascontiguousarray(weight).reshape(I, O, 1, 1, K)
         Y = xp.empty((B, O, 1, 1, K), dtype=X.dtype)
         if xp is np:
-            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None)
+            _core.spectral_mix(X5, W5, Y, *_ZERO6, K, False, None, _mix_threads(B, I, O, K))
         else:
             get_cuda_module().spectral_mix(X5, W5, Y, 0, 1, 0, 0, 1, 0, K, False, None,
                                            _gpu_stream(xp))
     return Y.reshape((B, O) + tuple(X.shape[2:]))
+
+
+# ---- backward passes of the three pieces
+#
+# Exact adjoints, with complex gradients of a real loss in torch's convention (dL/dRe + i
+# dL/dIm, as spectral_conv_backward's grad_weight).  Let A be the kept-mode forward transform
+# (what _compact_spectrum computes) and c the Hermitian counts of the last axis (1 for its zero
+# and, even grid, Nyquist columns, 2 elsewhere: _hermitian_count).  The compact inverse on the
+# same grid with the dual norm (same scale factor as A) is I(Z) = Re(sum_k c_k Z_k e_k), since
+# pocketfft's c2r (and _gpu_irfftn) reads only the real part of the zero/Nyquist columns after
+# the leading axes' complex transforms.  Then
+#   irfft_modes:  y = I(X)                -> grad_X = c * A_dual(grad_y) on the kept modes
+#   rfft_modes:   X = A x                 -> grad_x = Re(A^H grad_X) = I_dual(grad_X / c)
+#   mode_mix:     Y = X W (holomorphic)   -> grad_X = grad_Y W^H, grad_W = X^H grad_Y per mode
+# Chained, these are spectral_conv_backward's steps (c_out / c_in on the data path, c_out on
+# the weight path).  The GPU branches only differ inside _compact_spectrum / _compact_inverse
+# and in the kernel module called; `xp` and `mod` are parameters so tests can stand numpy and
+# the host-compiled CUDA kernel source in for cupy and the _cuda module.
+
+def _check_real_grad(g: Any, name: str) -> Any:
+    g = _check_array(g, name)
+    if g.dtype.kind in "biu":
+        g = g.astype(np.float64)
+    if g.dtype not in _COMPLEX_OF:
+        raise TypeError(f"fastspectral.spectral: {name} must be float32 or float64, got "
+                        f"{g.dtype}")
+    if g.ndim < 3 or g.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: {name} must have shape (batch, channels, "
+                         f"*spatial) with 1 to 3 spatial dims, got shape {tuple(g.shape)}")
+    return g
+
+
+def _modes_dims(p: _Plan) -> tuple[int, ...]:
+    return weight_shape(1, 1, p.n_modes)[2:]
+
+
+def _rfft_modes_bwd(grad_X: Any, p: _Plan, xp: Any = np) -> Any:
+    """grad_x (B, C, *p.in_shape) from grad_X (B, C, *modes) of the plan's complex dtype; p
+    from _modes_plan on the input grid (every mode kept, in order)."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    B, C = grad_X.shape[0], grad_X.shape[1]
+    G = xp.ascontiguousarray(grad_X).reshape((B, C) + tuple(p.w5[2:]))
+    _, c_in = _counts(p, xp)
+    return _compact_inverse(G / c_in, p.in_shape, (s1, s2), p, _DUAL[p.norm], xp)
+
+
+def _irfft_modes_bwd(grad_y: Any, p: _Plan, xp: Any = np) -> Any:
+    """grad_X (B, C, *modes) from grad_y (B, C, *p.out_shape) of the plan's real dtype; modes
+    the output grid cannot hold get zero."""
+    w1, s1, d1, w2, s2, d2 = p.idx
+    B, C = grad_y.shape[0], grad_y.shape[1]
+    G = _compact_spectrum(grad_y, p.out_shape, (d1, d2), p, _DUAL[p.norm], xp)
+    c_out, _ = _counts(p, xp)
+    G = _scatter_modes(G * c_out, (B, C) + tuple(p.w5[2:]), p, xp)
+    return G.reshape((B, C) + _modes_dims(p))
+
+
+def _mode_mix_bwd(grad_Y: Any, X: Any, weight: Any, xp: Any = np, need_x: bool = True,
+                  need_w: bool = True, mod: Any = None) -> tuple[Any, Any]:
+    """(grad_X, grad_weight) of mode_mix (None where not needed), arrays already checked."""
+    B, I, O = X.shape[0], X.shape[1], weight.shape[1]
+    K = int(np.prod(X.shape[2:]))
+    G5 = xp.ascontiguousarray(grad_Y).reshape(B, O, 1, 1, K)
+    W5 = xp.ascontiguousarray(weight).reshape(I, O, 1, 1, K)
+    gpu = xp is not np
+    if gpu:
+        mod = get_cuda_module() if mod is None else mod
+    grad_X = grad_w = None
+    if need_x:
+        grad_X = xp.empty((B, I, 1, 1, K), dtype=X.dtype)
+        if gpu:
+            mod.spectral_mix(G5, W5, grad_X, 0, 1, 0, 0, 1, 0, K, True, None, _gpu_stream(xp))
+        else:
+            _core.spectral_mix(G5, W5, grad_X, *_ZERO6, K, True, None, _mix_threads(B, I, O, K))
+        grad_X = grad_X.reshape(X.shape)
+    if need_w:
+        X5 = xp.ascontiguousarray(X).reshape(B, I, 1, 1, K)
+        if gpu:
+            grad_w = xp.zeros((I, O, 1, 1, K), dtype=X.dtype)
+            mod.spectral_weight_grad(X5, G5, grad_w, 0, 1, 0, 0, 1, 0, K, None, _gpu_stream(xp))
+        else:
+            grad_w = np.empty((I, O, 1, 1, K), dtype=X.dtype)
+            _core.spectral_weight_grad(X5, G5, grad_w, *_ZERO6, K, None,
+                                       _mix_threads(B, I, O, K))
+        grad_w = grad_w.reshape(weight.shape)
+    return grad_X, grad_w
+
+
+def rfft_modes_backward(grad_X: Any, x_shape: Sequence[int], n_modes: int | Sequence[int], *,
+                        norm: str = "forward") -> Any:
+    """Gradient of a real loss through :func:`rfft_modes`: ``grad_x`` from ``grad_X``.
+
+    grad_X : (batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1) complex64/complex128, numpy or
+        cupy; ``dL/dRe(X) + i dL/dIm(X)`` (torch's convention for complex tensors).
+    x_shape : the forward input's shape ``(batch, channels, n_1, ..., n_d)``.
+    n_modes, norm : as in the forward call.
+    Returns grad_x of shape ``x_shape``, float32 for complex64 grad_X, else float64.  (On the
+    CPU it may be a view with padded rows, as :func:`spectral_conv`'s result.)
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((2, 3, 16))
+    >>> G = np.ones((2, 3, 5), complex)
+    >>> gx = rfft_modes_backward(G, x.shape, 8)       # d/dx of sum(Re X): the real DFT rows
+    >>> bool(np.isclose((gx * x).sum(), rfft_modes(x, 8).real.sum()))
+    True
+    """
+    xp = _array_module(grad_X=grad_X)
+    grad_X = _check_modes_spectrum(grad_X, "grad_X")
+    try:
+        shape = tuple(int(s) for s in x_shape)
+    except TypeError:
+        raise TypeError(f"fastspectral.spectral: x_shape must be a sequence of ints, got "
+                        f"{type(x_shape).__name__}") from None
+    if len(shape) != grad_X.ndim or shape[:2] != tuple(grad_X.shape[:2]) or min(shape) < 1:
+        raise ValueError(f"fastspectral.spectral: x_shape {shape} does not fit grad_X of shape "
+                         f"{tuple(grad_X.shape)}: expected (batch, channels) = "
+                         f"{tuple(grad_X.shape[:2])} and {grad_X.ndim - 2} positive grid sizes")
+    rdtype = np.dtype(np.float32 if grad_X.dtype == np.complex64 else np.float64)
+    p = _modes_plan(shape[0], shape[1], shape[2:], rdtype, n_modes, None, norm)
+    if tuple(grad_X.shape[2:]) != _modes_dims(p):
+        raise ValueError(f"fastspectral.spectral: grad_X has mode dims {tuple(grad_X.shape[2:])}"
+                         f", expected {_modes_dims(p)} for n_modes = {p.n_modes}")
+    with _on_device(grad_X):
+        return _rfft_modes_bwd(grad_X, p, xp)
+
+
+def irfft_modes_backward(grad_y: Any, n_modes: int | Sequence[int], *,
+                         norm: str = "forward") -> Any:
+    """Gradient of a real loss through :func:`irfft_modes`: ``grad_X`` from ``grad_y``.
+
+    grad_y : (batch, channels, *output_shape) float32/float64, numpy or cupy (the forward's
+        output shape tells output_shape).
+    n_modes, norm : as in the forward call.
+    Returns grad_X of shape ``(batch, channels, m_1, ..., m_{d-1}, m_d // 2 + 1)``,
+    complex64 for float32 grad_y, else complex128, in torch's ``dL/dRe + i dL/dIm``
+    convention; zero at the modes the output grid cannot hold.
+
+    >>> import numpy as np
+    >>> X = np.zeros((1, 1, 5), complex); X[0, 0, 1] = 1 - 2j
+    >>> g = np.random.default_rng(0).standard_normal((1, 1, 12))
+    >>> G = irfft_modes_backward(g, 8)
+    >>> bool(np.isclose((g * irfft_modes(X, 8, (12,))).sum(), (G.conj() * X).real.sum()))
+    True
+    """
+    xp = _array_module(grad_y=grad_y)
+    grad_y = _check_real_grad(grad_y, "grad_y")
+    d = grad_y.ndim - 2
+    modes = _as_int_tuple(n_modes, d, "n_modes")
+    B, C = grad_y.shape[0], grad_y.shape[1]
+    p = _modes_plan(B, C, modes, grad_y.dtype, modes, tuple(grad_y.shape[2:]), norm)
+    with _on_device(grad_y):
+        return _irfft_modes_bwd(xp.ascontiguousarray(grad_y), p, xp)
+
+
+def mode_mix_backward(grad_Y: Any, X: Any, weight: Any) -> tuple[Any, Any]:
+    """Gradients of a real loss through :func:`mode_mix`: ``(grad_X, grad_weight)``.
+
+    grad_Y : (batch, out, *modes) of X's complex dtype; X : (batch, in, *modes); weight :
+        (in, out, *modes); numpy or cupy.  Complex gradients in torch's ``dL/dRe + i dL/dIm``
+        convention: ``grad_X[b, i, k] = sum_o grad_Y[b, o, k] conj(W[i, o, k])`` and
+        ``grad_weight[i, o, k] = sum_b conj(X[b, i, k]) grad_Y[b, o, k]``.
+
+    >>> import numpy as np
+    >>> X = np.ones((2, 1, 3), complex); W = np.full((1, 2, 3), 1j)
+    >>> gX, gW = mode_mix_backward(np.ones((2, 2, 3), complex), X, W)
+    >>> gX[0, 0], gW[0, 0]
+    (array([0.-2.j, 0.-2.j, 0.-2.j]), array([2.+0.j, 2.+0.j, 2.+0.j]))
+    """
+    xp = _array_module(grad_Y=grad_Y, X=X, weight=weight)
+    X, weight = _check_mode_mix(X, weight)
+    grad_Y = _check_modes_spectrum(grad_Y, "grad_Y")
+    if grad_Y.dtype != X.dtype:
+        raise TypeError(f"fastspectral.spectral: grad_Y is {grad_Y.dtype} but X is {X.dtype}")
+    expect = (X.shape[0], weight.shape[1]) + tuple(X.shape[2:])
+    if tuple(grad_Y.shape) != expect:
+        raise ValueError(f"fastspectral.spectral: grad_Y has shape {tuple(grad_Y.shape)}, "
+                         f"expected the output shape (batch, out, *modes) = {expect}")
+    with _on_device(X):
+        return _mode_mix_bwd(grad_Y, X, weight, xp)
 
 
 # --------------------------------------------------------------------------- weight variants

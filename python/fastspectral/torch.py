@@ -28,6 +28,18 @@ whose backward returns the gradient of x, the bias and every factor.  CP state d
 and write to tensorly-torch's ``(re, im)`` views.  On CUDA tensors these variants run plain
 cupy array code (the numpy path's mirror) that has not been run on a GPU yet.
 
+Frequency-domain models (Transform Once, Poli et al. 2022): :class:`RFFTModes` (transform once
+to the compact kept-mode spectrum), any number of :class:`ModeMix` layers (a complex per-mode
+channel mixing weight each) with whatever pointwise torch ops on the complex modes in between,
+and :class:`IRFFTModes` (transform back once); functional forms :func:`rfft_modes`,
+:func:`mode_mix`, :func:`irfft_modes`.  Their autograd Functions call the exact backward passes
+of :mod:`fastspectral.spectral` (complex gradients in torch's convention); those backward
+passes are numpy/cupy code, so second derivatives raise (``once_differentiable``).  One
+RFFTModes -> ModeMix -> IRFFTModes is exactly :class:`SpectralConv` (no bias); several ModeMix
+layers in a row are a different model from several SpectralConv layers in a row: nothing
+between them forces the zero column of the last mode dim back to a real signal's (Hermitian)
+spectrum (see the transform-once notes in :mod:`fastspectral.spectral`).
+
 Example
 -------
 >>> import torch
@@ -44,12 +56,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import spectral as _S
 from ._dispatch import _cupy
 
 __all__ = ["SpectralConv", "spectral_conv", "spectral_conv_separable", "spectral_conv_cp",
-           "CPWeight"]
+           "CPWeight", "rfft_modes", "mode_mix", "irfft_modes", "RFFTModes", "ModeMix",
+           "IRFFTModes"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
@@ -401,3 +415,203 @@ class SpectralConv(torch.nn.Module):
             f", factorization='cp', rank={self.rank}" if self.factorization else "")
         return (f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}, "
                 f"fft_norm={self.fft_norm!r}{extra}")
+
+
+# --------------------------------------------------------------------------- transform once (T1)
+
+def _same_device(first: str, t0: torch.Tensor, **others: torch.Tensor) -> None:
+    for name, t in others.items():
+        if t.device != t0.device:
+            raise TypeError(f"fastspectral.torch: {first} is on {t0.device} but {name} is on "
+                            f"{t.device}; pass all tensors on one device")
+
+
+def _run(names: str, fn: Any, *arrays: torch.Tensor) -> Any:
+    """fn(*arrays as numpy/cupy, xp) on the first array's device (names: the arrays' names,
+    comma-separated, for errors); results (an array, or a tuple of arrays/None) come back as
+    tensors on that device, without copies."""
+    t = arrays[0]
+
+    def back(a):
+        if a is None:
+            return None
+        return torch.as_tensor(a, device=t.device) if t.is_cuda else torch.from_numpy(a)
+
+    if t.is_cuda:
+        with _cupy_on_torch_stream(t.device) as cp:
+            out = fn(*[_dev(cp, a) for a in arrays], cp)
+            return tuple(back(a) for a in out) if isinstance(out, tuple) else back(out)
+    out = fn(*[_host(a, nm) for a, nm in zip(arrays, names.split(","))], np)
+    return tuple(back(a) for a in out) if isinstance(out, tuple) else back(out)
+
+
+class _RFFTModesFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, n_modes, norm):
+        X = _run("x", lambda a, xp: _S.rfft_modes(a, n_modes, norm=norm), x)
+        ctx.x_shape, ctx.n_modes, ctx.norm = tuple(x.shape), n_modes, norm
+        return X
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_X):
+        gx = _run("grad_X", lambda g, xp: _S.rfft_modes_backward(
+            g, ctx.x_shape, ctx.n_modes, norm=ctx.norm), grad_X)
+        return gx, None, None
+
+
+class _IRFFTModesFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X, n_modes, output_shape, norm):
+        y = _run("X", lambda a, xp: _S.irfft_modes(a, n_modes, output_shape, norm=norm), X)
+        ctx.n_modes, ctx.norm = n_modes, norm
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        gX = _run("grad_y", lambda g, xp: _S.irfft_modes_backward(
+            g, ctx.n_modes, norm=ctx.norm), grad_y)
+        return gX, None, None, None
+
+
+class _ModeMixFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X, weight):
+        _same_device("X", X, weight=weight)
+        Y = _run("X,weight", lambda a, w, xp: _S.mode_mix(a, w), X, weight)
+        ctx.save_for_backward(X, weight)
+        return Y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_Y):
+        X, weight = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[:2]
+
+        def bwd(g, a, w, xp):
+            g = xp.ascontiguousarray(g.astype(a.dtype, copy=False))
+            with _S._on_device(a):
+                return _S._mode_mix_bwd(g, a, w, xp, need_x=need_x, need_w=need_w)
+
+        return _run("grad_Y,X,weight", bwd, grad_Y, X, weight)
+
+
+def _modes_tuple(n_modes: int | Sequence[int]) -> int | tuple[int, ...]:
+    return int(n_modes) if isinstance(n_modes, int) else tuple(int(m) for m in n_modes)
+
+
+def rfft_modes(x: torch.Tensor, n_modes: int | Sequence[int], *,
+               norm: str = "forward") -> torch.Tensor:
+    """:func:`fastspectral.spectral.rfft_modes` on torch tensors, differentiable: x (batch, C,
+    *grid) float32/float64 -> (batch, C, m_1, ..., m_{d-1}, m_d // 2 + 1) complex."""
+    return _RFFTModesFunction.apply(x, _modes_tuple(n_modes), norm)
+
+
+def irfft_modes(X: torch.Tensor, n_modes: int | Sequence[int], output_shape: Sequence[int], *,
+                norm: str = "forward") -> torch.Tensor:
+    """:func:`fastspectral.spectral.irfft_modes` on torch tensors, differentiable: X (batch, C,
+    *modes) complex -> (batch, C, *output_shape) real."""
+    return _IRFFTModesFunction.apply(X, _modes_tuple(n_modes), tuple(int(s) for s in output_shape),
+                                     norm)
+
+
+def mode_mix(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """:func:`fastspectral.spectral.mode_mix` on torch tensors, differentiable in X and weight:
+    X (batch, in, *modes), weight (in, out, *modes) of X's complex dtype -> (batch, out,
+    *modes)."""
+    return _ModeMixFunction.apply(X, weight)
+
+
+def _check_norm(norm: str, cls: str) -> str:
+    if norm not in _S._NORMS:
+        raise ValueError(f"fastspectral.torch.{cls}: norm must be one of {_S._NORMS}, got "
+                         f"{norm!r}")
+    return norm
+
+
+def _check_modes(n_modes: Any, cls: str) -> tuple[int, ...]:
+    m = (n_modes,) if isinstance(n_modes, int) else tuple(n_modes)
+    if not 1 <= len(m) <= 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                       for v in m):
+        raise ValueError(f"fastspectral.torch.{cls}: n_modes must be a positive int or 1 to 3 "
+                         f"positive ints, got {n_modes!r}")
+    return m
+
+
+class RFFTModes(torch.nn.Module):
+    """Transform once: ``x (batch, C, n_1, ..., n_d)`` real -> its kept modes ``(batch, C, m_1,
+    ..., m_{d-1}, m_d // 2 + 1)`` complex in :class:`SpectralConv`'s weight layout (entry
+    ``a_j`` of a non-last mode dim is the frequency ``a_j - m_j // 2``).  No parameters.
+
+    >>> import torch
+    >>> from fastspectral.torch import RFFTModes, ModeMix, IRFFTModes
+    >>> t1 = torch.nn.Sequential(RFFTModes((8, 8)), ModeMix(3, 4, (8, 8)), ModeMix(4, 2, (8, 8)),
+    ...                          IRFFTModes((8, 8), (32, 32)))
+    >>> t1(torch.randn(5, 3, 32, 32)).shape
+    torch.Size([5, 2, 32, 32])
+    """
+
+    def __init__(self, n_modes: int | Sequence[int], norm: str = "forward"):
+        super().__init__()
+        self.n_modes = _check_modes(n_modes, "RFFTModes")
+        self.norm = _check_norm(norm, "RFFTModes")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rfft_modes(x, self.n_modes, norm=self.norm)
+
+    def extra_repr(self) -> str:
+        return f"n_modes={self.n_modes}, norm={self.norm!r}"
+
+
+class ModeMix(torch.nn.Module):
+    """A per-mode layer on compact spectra: ``Y[b, o, k] = sum_i X[b, i, k] W[i, o, k]`` with a
+    complex parameter ``weight`` of shape ``(in, out, m_1, ..., m_{d-1}, m_d // 2 + 1)`` (the
+    dense :class:`SpectralConv` weight for the same ``n_modes``; initialised the same way,
+    ``init_std="auto"`` = ``sqrt(2 / (in + out))``).  ``dtype`` torch.float32 gives a complex64
+    weight (for float32 inputs), torch.float64 complex128."""
+
+    def __init__(self, in_channels: int, out_channels: int, n_modes: int | Sequence[int],
+                 init_std: Any = "auto", dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.n_modes = _check_modes(n_modes, "ModeMix")
+        cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
+        if cdtype is None:
+            raise TypeError(f"fastspectral.torch.ModeMix: dtype must be torch.float32 or "
+                            f"torch.float64, got {dtype}")
+        if int(in_channels) < 1 or int(out_channels) < 1:
+            raise ValueError(f"fastspectral.torch.ModeMix: channel counts must be positive, got "
+                             f"in_channels={in_channels}, out_channels={out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        std = math.sqrt(2.0 / (in_channels + out_channels)) if init_std == "auto" else init_std
+        shape = _S.weight_shape(in_channels, out_channels, self.n_modes)
+        self.weight = torch.nn.Parameter(std * torch.randn(shape, dtype=cdtype))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return mode_mix(X, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}"
+
+
+class IRFFTModes(torch.nn.Module):
+    """Transform back once: compact kept modes ``(batch, C, *modes)`` -> the real signal on the
+    grid ``output_shape`` (given here or per call; modes that grid cannot hold are dropped, as
+    :class:`SpectralConv` does when resampling)."""
+
+    def __init__(self, n_modes: int | Sequence[int], output_shape: Sequence[int] | None = None,
+                 norm: str = "forward"):
+        super().__init__()
+        self.n_modes = _check_modes(n_modes, "IRFFTModes")
+        self.output_shape = None if output_shape is None else tuple(int(s) for s in output_shape)
+        self.norm = _check_norm(norm, "IRFFTModes")
+
+    def forward(self, X: torch.Tensor, output_shape: Sequence[int] | None = None):
+        shape = self.output_shape if output_shape is None else output_shape
+        if shape is None:
+            raise ValueError("fastspectral.torch.IRFFTModes: output_shape is needed (give it to "
+                             "the constructor or the call)")
+        return irfft_modes(X, self.n_modes, shape, norm=self.norm)
+
+    def extra_repr(self) -> str:
+        return f"n_modes={self.n_modes}, output_shape={self.output_shape}, norm={self.norm!r}"

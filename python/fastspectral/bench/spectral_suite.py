@@ -425,3 +425,199 @@ def _variant_cases(torch: Any, B: int, C: int, shape: tuple[int, ...], modes: tu
                  competitor=f"torch {tv} factorized CP einsum (rank {CP_RANK})",
                  input=inp, n=n, dtype="f32", threads=threads, competitor_threads=threads,
                  prepare=prep_cp, params=dict(params, weight="cp", rank=CP_RANK))]
+
+
+# --------------------------------------------------------------------------- transform once (T1)
+#
+# A frequency-domain model that transforms once: rfft_modes, three mode_mix layers, irfft_modes
+# (no nonlinearity).  Competitors on identical inputs: three fastspectral spectral_conv calls,
+# the same T1 stack in torch (one rfftn, index the kept modes, three einsums, one irfftn;
+# backward by autograd), and three of the torch neuraloperator layers above.  2-D shape only.
+#
+# The T1 stack is not three spectral convolutions in general: between two convolutions the
+# spectrum goes through a real signal, which makes the zero column of the last dim Hermitian
+# again (Y(-f, 0) = conj Y(f, 0); the unpaired frequency -m/2 there is halved), while T1 keeps
+# whatever the layers produce.  The weights here are made Hermitian in that column
+# (W(-f, 0) = conj W(f, 0), zero without a partner), where the two agree, so rel_diff checks
+# the results; their weight gradients still differ in that column (the models differ off
+# such weights), so against the spectral_conv stacks only the columns k_d > 0 are compared
+# (metric rel_diff_grad_w_k>0).
+
+T1_LAYERS = 3
+
+
+def _hermitian_zero_column(w: np.ndarray, modes: tuple[int, ...]) -> np.ndarray:
+    """w with its last-dim zero column replaced by its Hermitian part: entry of frequency f
+    (non-last dims) := (w(f) + conj w(-f)) / 2, zero where -f is not kept."""
+    w = w.copy()
+    col = w[..., 0]
+    out = np.zeros_like(col)
+    lead = [np.arange(m) - m // 2 for m in modes[:-1]]
+    for a in np.ndindex(*col.shape[2:]):
+        f = [lead[j][a[j]] for j in range(len(a))]
+        b = tuple(-fj + m // 2 for fj, m in zip(f, modes[:-1]))
+        if all(0 <= bj < m for bj, m in zip(b, modes[:-1])):
+            out[(..., *a)] = (col[(..., *a)] + np.conj(col[(..., *b)])) / 2
+    w[..., 0] = out
+    return w
+
+
+def _t1_inputs(B: int, C: int, shape: tuple[int, ...], modes: tuple[int, ...], seed: int):
+    x, w0, g = _inputs(B, C, shape, modes, seed)
+    ws = [w0] + [_inputs(1, C, shape, modes, seed + k)[1] for k in range(1, T1_LAYERS)]
+    return x, [_hermitian_zero_column(w, modes) for w in ws], g
+
+
+def _t1_fwd_bwd(x, ws, g, modes):
+    """The T1 stack's forward and backward through fastspectral.spectral's public functions:
+    (y, (grad_x, [grad_w per layer]))."""
+    from fastspectral import spectral as S
+
+    Xs = [S.rfft_modes(x, modes)]
+    for w in ws:
+        Xs.append(S.mode_mix(Xs[-1], w))
+    y = S.irfft_modes(Xs[-1], modes, x.shape[2:])
+    G = S.irfft_modes_backward(g, modes)
+    gws = []
+    for X, w in zip(reversed(Xs[:-1]), reversed(ws)):
+        G, gw = S.mode_mix_backward(G, X, w)
+        gws.append(gw)
+    return y, (S.rfft_modes_backward(G, x.shape, modes), gws[::-1])
+
+
+def _t1_forward(x, ws, modes):
+    from fastspectral import spectral as S
+
+    X = S.rfft_modes(x, modes)
+    for w in ws:
+        X = S.mode_mix(X, w)
+    return S.irfft_modes(X, modes, x.shape[2:])
+
+
+def _convs_fwd_bwd(x, ws, g, modes):
+    """Three spectral convolutions, forward then backward (saved spectra, as autograd)."""
+    from fastspectral import spectral as S
+
+    saved, h = [], x
+    for w in ws:
+        hh, ww, p = S._prepare(h, w, modes, None, "forward")
+        h, X = S._forward(hh, ww, p)
+        saved.append((X, ww, p))
+    gws, G = [], g
+    for X, ww, p in reversed(saved):
+        G, gw = S._backward(np.ascontiguousarray(G), X, ww, p)
+        gws.append(gw)
+    return h, (G, gws[::-1])
+
+
+def _torch_t1(torch: Any, x: Any, ws: list[Any], modes: tuple[int, ...]) -> Any:
+    d = x.ndim - 2
+    dims = tuple(range(2, 2 + d))
+    idx = [torch.as_tensor((np.arange(modes[j]) - modes[j] // 2) % x.shape[2 + j])
+           for j in range(d - 1)]
+    X = torch.fft.rfftn(x, dim=dims, norm="forward")
+    for j in range(d - 1):
+        X = X.index_select(2 + j, idx[j])
+    X = X[..., :modes[-1] // 2 + 1]
+    for w in ws:
+        X = torch.einsum("bi...,io...->bo...", X, w)
+    out = torch.zeros((x.shape[0], ws[-1].shape[1]) + tuple(x.shape[2:-1])
+                      + (x.shape[-1] // 2 + 1,), dtype=X.dtype)
+    grid = tuple(torch.meshgrid(*idx, indexing="ij")) if d > 1 else ()
+    out[(slice(None), slice(None)) + grid + (slice(0, X.shape[-1]),)] = X
+    return torch.fft.irfftn(out, s=tuple(x.shape[2:]), dim=dims, norm="forward")
+
+
+def _t1_cases(config: BenchConfig, quick: bool) -> list[Case]:
+    torch = _torch()
+    out: list[Case] = []
+    label, full, small = SHAPES[1]
+    B, C, shape, modes = small if quick else full
+    n = B * C * int(np.prod(shape))
+    params = {"B": B, "C": C, "shape": list(shape), "n_modes": list(modes),
+              "layers": T1_LAYERS}
+    inp = f"{label} B{B} C{C} {'x'.join(map(str, shape))} m{modes[0]}"
+    for threads in config.threads:
+        def prep(kind: str, competitor: str, threads: int = threads) -> Callable[[], Prepared]:
+            def make() -> Prepared:
+                from fastspectral.spectral import spectral_conv
+
+                x, ws, g = _t1_inputs(B, C, shape, modes, config.seed)
+                if kind == "forward":
+                    ours = lambda: _t1_forward(x, ws, modes)  # noqa: E731
+                else:
+                    ours = lambda: _t1_fwd_bwd(x, ws, g, modes)  # noqa: E731
+                if competitor == "convs":
+                    if kind == "forward":
+                        def theirs():
+                            h = x
+                            for w in ws:
+                                h = spectral_conv(h, w, modes)
+                            return h
+                    else:
+                        theirs = lambda: _convs_fwd_bwd(x, ws, g, modes)  # noqa: E731
+                else:
+                    torch.set_num_threads(threads)
+                    layer = _torch_t1 if competitor == "torch-t1" else _torch_convs
+                    xt = torch.from_numpy(x).requires_grad_(kind != "forward")
+                    wts = [torch.from_numpy(w).requires_grad_(kind != "forward") for w in ws]
+                    gt = torch.from_numpy(g)
+                    if kind == "forward":
+                        def theirs():
+                            with torch.no_grad():
+                                return layer(torch, xt, wts, modes).numpy()
+                    else:
+                        def theirs():
+                            xt.grad = None
+                            for w in wts:
+                                w.grad = None
+                            y = layer(torch, xt, wts, modes)
+                            y.backward(gt)
+                            return y.detach().numpy(), (xt.grad.numpy(),
+                                                        [w.grad.numpy() for w in wts])
+
+                def metrics(a, b) -> dict[str, float]:
+                    if kind == "forward":
+                        m = {"rel_diff": _rel(a, b)}
+                    else:
+                        m = {"rel_diff": _rel(a[0], b[0]),
+                             "rel_diff_grad_x": _rel(a[1][0], b[1][0])}
+                        if competitor == "torch-t1":
+                            m["rel_diff_grad_w"] = max(_rel(p, q) for p, q in zip(a[1][1],
+                                                                                  b[1][1]))
+                        else:
+                            m["rel_diff_grad_w_k>0"] = max(
+                                _rel(p[..., 1:], q[..., 1:]) for p, q in zip(a[1][1], b[1][1]))
+                    return {**m, **_memory_metrics(ours, theirs)}
+
+                return Prepared(ours=ours, theirs=theirs, metrics=metrics)
+            return make
+
+        names = {"convs": f"fastspectral spectral_conv x{T1_LAYERS}"}
+        if torch is not None:
+            tv = torch.__version__.split("+")[0]
+            names["torch-t1"] = f"torch {tv} T1 stack (rfftn, {T1_LAYERS} einsums, irfftn)"
+            names["torch-convs"] = f"torch {tv} neuraloperator algorithm x{T1_LAYERS}"
+        for kind in ("forward", "fwd+bwd"):
+            for comp, cname in names.items():
+                out.append(Case(suite=NAME, kernel=f"t1 {kind}", competitor=cname, input=inp,
+                                n=n, dtype="f32", threads=threads, competitor_threads=threads,
+                                prepare=prep(kind, comp), params=dict(params)))
+    return out
+
+
+def _torch_convs(torch: Any, x: Any, ws: list[Any], modes: tuple[int, ...]) -> Any:
+    for w in ws:
+        x = torch_neuraloperator(torch, x, w, modes)
+    return x
+
+
+_cases_without_t1 = cases
+
+
+def cases(config: BenchConfig) -> list[Case]:  # noqa: F811 - extends the function above
+    """Every case above, then the transform-once family (CPU only)."""
+    out = _cases_without_t1(config)
+    if config.device in ("cpu", "all"):
+        out += _t1_cases(config, config.quick or config.size_scale < 1)
+    return out
