@@ -263,6 +263,8 @@ def cases(config: BenchConfig) -> list[Case]:
     """CPU cases for every thread count and shape (unless device is "gpu"), then GPU cases."""
     quick = config.quick or config.size_scale < 1
     out = _cpu_cases(config, quick) if config.device in ("cpu", "all") else []
+    if config.device in ("cpu", "all"):
+        out += _t1_cases(config, quick)
     if config.device == "gpu" and not gpu_available():
         print("spectral: no GPU cases (needs a CUDA build of fastspectral, a visible GPU and "
               "cupy)", file=sys.stderr)
@@ -610,14 +612,3 @@ def _torch_convs(torch: Any, x: Any, ws: list[Any], modes: tuple[int, ...]) -> A
     for w in ws:
         x = torch_neuraloperator(torch, x, w, modes)
     return x
-
-
-_cases_without_t1 = cases
-
-
-def cases(config: BenchConfig) -> list[Case]:  # noqa: F811 - extends the function above
-    """Every case above, then the transform-once family (CPU only)."""
-    out = _cases_without_t1(config)
-    if config.device in ("cpu", "all"):
-        out += _t1_cases(config, config.quick or config.size_scale < 1)
-    return out
