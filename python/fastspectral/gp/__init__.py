@@ -4,7 +4,7 @@ kernels   per-dimension spectral-mixture kernels (Student-t / Gaussian mixtures,
           with closed-form derivative matrices and hyperparameter gradients
 problems  box-domain PDE descriptions and the paper's benchmark problems (1-D/2-D Poisson and
           Allen-Cahn, 2-D advection)
-solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution`` (1-D here, 2-D in solver2d:
+solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution`` (1-D here, d >= 2 in solver_nd:
           the same objective, U by preconditioned CG on Kronecker matvecs)
 """
 from __future__ import annotations

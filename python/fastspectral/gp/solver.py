@@ -156,7 +156,7 @@ class GPSolution:
     def predict(self, points, order=0):
         """GP conditional mean (or a derivative) at points.
 
-        points: shape (N,) or (N, 1) in 1-D, (N, 2) in 2-D.  order: an int (1-D) or one int per
+        points: shape (N,) or (N, 1) in 1-D, (N, d) in d-D.  order: an int (1-D) or one int per
         dimension (derivative orders 0..2, e.g. (2, 0) for u_xx).
         """
         d = len(self.axes)
@@ -170,9 +170,14 @@ class GPSolution:
             raise ValueError(f"order must be an int or {d} ints, got {order!r}")
         if d == 1:
             return self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ self._alpha
-        K1 = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0])
-        K2 = self.kernels[1].matrix(pts[:, 1], self.axes[1], order=orders[1])
-        return np.einsum("nj,nj->n", K1 @ self._alpha, K2)
+        # contract alpha one axis at a time, keeping the point index n in front
+        Z = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ \
+            self._alpha.reshape(len(self.axes[0]), -1)
+        Z = Z.reshape((len(pts),) + self._alpha.shape[1:])
+        for i in range(1, d):
+            Ki = self.kernels[i].matrix(pts[:, i], self.axes[i], order=orders[i])
+            Z = np.einsum("nj...,nj->n...", Z, Ki)
+        return Z
 
     def predict_grid(self, *coords):
         """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim)."""
@@ -460,17 +465,17 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
            verbose, track_error, callback):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
-    if problem.ndim == 2:
-        from .solver2d import solve_2d
-        return solve_2d(problem, _sizes(grid_size, 2), kernel=kernel, n_components=n_components,
+    if problem.ndim >= 2:
+        from .solver_nd import solve_nd
+        return solve_nd(problem, _sizes(grid_size, problem.ndim), kernel=kernel,
+                        n_components=n_components,
                         freq_scale=freq_scale, max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol,
                         lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
                         tau_init=tau_init, learn_tau=bool(learn_tau), track_error=track_error,
                         verbose=verbose, callback=callback)
-    if problem.ndim != 1:
-        raise NotImplementedError("solve handles 1-D and 2-D problems only")
     if learn_tau is False:
-        raise NotImplementedError("learn_tau=False is implemented for 2-D problems only")
+        raise NotImplementedError("learn_tau=False is implemented for problems of 2 or more "
+                                  "dimensions only")
     (M,) = _sizes(grid_size, 1)
     axes = problem.grid_axes([M])
     ax = _Axis(axes[0])

@@ -90,36 +90,50 @@ from ..kron import kron_mode_product
 from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .solver import _scipy
 
-__all__ = ["solve_2d"]
+__all__ = ["solve_nd"]
 
 # relative change of the outer objective attributable to the CG tolerance (cg_tol = 1e-10 on
 # the normal equations); a larger change is real progress
 _CG_NOISE = 1e-6
+# grid values per batch when the d-D capacitance matrix is assembled column by column
+# (complex128: 2**21 values = 32 MiB per batch array)
+_CAP_BATCH = 2 ** 21
 
 
 def _split_operator(problem):
-    """Per-dimension {order: coefficient} and the zero-order coefficient c_0."""
-    parts = [dict(), dict()]
+    """Per-dimension {order: coefficient}, the zero-order coefficient c_0 and per dimension
+    whether its terms are odd (first-order only: antisymmetric E_d, complex whitening)."""
+    d = problem.ndim
+    parts = [dict() for _ in range(d)]
     c0 = 0.0
-    for (k1, k2), c in problem.operator.items():
-        if k1 and k2:
-            raise NotImplementedError("mixed derivative terms are not supported in 2-D yet")
-        if k1 == 0 and k2 == 0:
+    for k, c in problem.operator.items():
+        nz = [i for i, v in enumerate(k) if v]
+        if len(nz) > 1:
+            raise NotImplementedError(
+                f"mixed derivative terms are not supported by the {d}-D solver (term {k}: "
+                f"derivatives in dimensions {nz} at once); the operator must be a sum of "
+                f"one-dimensional terms")
+        if not nz:
             c0 += c
-        elif k2 == 0:
-            parts[0][k1] = c
         else:
-            parts[1][k2] = c
-    for d in range(2):
-        if 1 in parts[d]:
-            raise NotImplementedError("first-order terms (advection) are not supported by the 2-D "
-                                      "solver yet: its preconditioner needs a symmetric operator")
-    return parts, c0
+            parts[nz[0]][k[nz[0]]] = c
+    odd = []
+    for i in range(d):
+        orders = set(parts[i])
+        if 1 in orders and 2 in orders:
+            raise NotImplementedError(
+                f"dimension {i} mixes first- and second-order terms ({sorted(orders)}): its "
+                f"operator is neither symmetric nor antisymmetric in the whitened basis, so the "
+                f"per-dimension diagonalisation the {d}-D solver relies on does not exist "
+                f"(e.g. advection-diffusion u_t + c u_x - nu u_xx is not supported)")
+        odd.append(orders == {1})
+    return parts, c0, odd
 
 
-def _pcg(apply_h, b, apply_p, x0, tol, maxiter):
-    """Preconditioned conjugate gradients on grid-shaped arrays; returns (x, iterations,
-    relative residual)."""
+def _pcg(apply_h, b, apply_p, x0, tol, maxiter, flexible=False):
+    """Preconditioned conjugate gradients on grid-shaped arrays (real, or complex with a
+    Hermitian H and P: the inner products are Re<r, z>); returns (x, iterations, relative
+    residual)."""
     x = x0.copy()
     r = b - apply_h(x)
     bn = float(np.linalg.norm(b)) or 1.0
@@ -128,11 +142,12 @@ def _pcg(apply_h, b, apply_p, x0, tol, maxiter):
         return x, 0, rel
     z = apply_p(r)
     p = z.copy()
-    rz = float(np.sum(r * z))
+    rz = float(np.vdot(r, z).real)
+    r_old = r.copy() if flexible else None
     for it in range(1, maxiter + 1):
         hp = apply_h(p)
-        php = float(np.sum(p * hp))
-        if not php > 0:   # H is SPD: a non-positive curvature means round-off took over
+        php = float(np.vdot(p, hp).real)
+        if not php > 0:   # H is HPD: a non-positive curvature means round-off took over
             return x, it, rel
         a = rz / php
         x += a * p
@@ -141,39 +156,71 @@ def _pcg(apply_h, b, apply_p, x0, tol, maxiter):
         if rel <= tol:
             return x, it, rel
         z = apply_p(r)
-        rz2 = float(np.sum(r * z))
-        p = z + (rz2 / rz) * p
+        rz2 = float(np.vdot(r, z).real)
+        if flexible:
+            # Polak-Ribiere form: robust to a preconditioner that is not exactly linear
+            num = float(np.vdot(r - r_old, z).real)
+            r_old[...] = r
+        else:
+            num = rz2
+        p = z + (num / rz) * p
         rz = rz2
     return x, maxiter, rel
 
 
-class _Model2D:
-    """The objective's data, per-theta factorisations, the U solve and the gradient."""
+def _unfold(X, d):
+    """Mode-d unfolding: (M_d, M / M_d)."""
+    return np.moveaxis(X, d, 0).reshape(X.shape[d], -1)
+
+
+def _fold(X2, d, shape):
+    moved = (shape[d],) + tuple(s for i, s in enumerate(shape) if i != d)
+    return np.moveaxis(X2.reshape(moved), 0, d)
+
+
+def _h(A):
+    return A.conj().T
+
+
+class _ModelND:
+    """The objective's data, per-theta factorisations, the U solve and the gradient, for a
+    d-dimensional grid (d >= 2)."""
 
     def __init__(self, problem, axes, kernels, jitter, lambda_b, cg_tol=1e-10, cg_maxiter=400):
         from .solver import _Axis
         self.p = problem
         self.axes = [_Axis(x) for x in axes]
+        self.ndim = len(axes)
         self.kernels = kernels
         self.jitter, self.lambda_b = jitter, lambda_b
-        self.terms, self.c0 = _split_operator(problem)
+        self.terms, self.c0, self.odd = _split_operator(problem)
+        self.complex = any(self.odd)
+        if self.complex and problem.nonlinearity is not None:
+            raise NotImplementedError(
+                "nonlinear PDEs with first-order terms are not supported: the complex whitening "
+                f"used for odd-order dimensions ({[i for i, o in enumerate(self.odd) if o]}) "
+                "needs a linear operator")
         self.F = problem.source_on(axes)
         shape = tuple(len(x) for x in axes)
         self.shape = shape
         self.mask = problem.boundary_mask(shape)
         self.g = problem.boundary_on(axes)
-        Gb = np.zeros(shape)
-        Gb[self.mask] = self.g
-        self.gvec = self._grid_to_bvec(Gb)
-        self.M = shape[0] * shape[1]
+        self.M = int(np.prod(shape))
         self.Nb = int(self.mask.sum())
+        self._faces = self._make_faces()
         self.splits = np.cumsum([k.n_params for k in kernels])[:-1]
         self.cg_tol, self.cg_maxiter = cg_tol, cg_maxiter
         self.cg_iters = 0          # CG iterations of the last U solve
         self.cg_rel = 0.0          # and its final relative residual
+        self.imag_rel = 0.0        # complex path: |Im U| / |U| of the last U solve
         # a trial theta whose U solve ends above this relative residual is rejected (the
         # envelope-theorem gradient needs the minimiser)
         self.cg_accept = 1e-6
+        self.d_floor_rel, self.d_floor_abs = 1e-8, 0.0
+        # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
+        # flexible (Polak-Ribiere) CG update, on for the complex path (see solve_u)
+        self.prec_refine = 0
+        self.cg_flexible = self.complex
         self.fac = None
 
     # ------------------------------------------------------------------ parameters
@@ -186,7 +233,13 @@ class _Model2D:
         return np.concatenate([k.theta for k in self.kernels])
 
     def factors(self):
-        """Per-dimension matrices for the current theta (cached until set_theta)."""
+        """Per-dimension matrices for the current theta (cached until set_theta).
+
+        Even dimensions: E_d = Lam^{-1/2} Q^T A_d Q Lam^{-1/2} is symmetric, W_d its real
+        orthogonal eigenvectors.  Odd dimensions: E_d is antisymmetric (K^(1) of a stationary
+        kernel is), -i E_d is Hermitian, E_d = V diag(i w) V^H with V unitary, so e_d = i w is
+        imaginary and T_d = Q Lam^{1/2} V complex.  In both cases A_d T_d = T_d diag(e_d),
+        T_d T_d^H = K_d, T_d^{-1} = Ti_d^H, G_d = T_d^H T_d."""
         if self.fac is not None:
             return self.fac
         out = []
@@ -205,12 +258,21 @@ class _Model2D:
             Aop = sum((c * Kk[kk] for kk, c in self.terms[d].items()), np.zeros((ax.M, ax.M)))
             Qs = Q / np.sqrt(lam)
             E = Qs.T @ Aop @ Qs
-            e, W = np.linalg.eigh(0.5 * (E + E.T))
+            if self.odd[d]:
+                Hm = -0.5j * (E - E.T)
+                w, W = np.linalg.eigh(0.5 * (Hm + _h(Hm)))
+                e = 1j * w
+            else:
+                e, W = np.linalg.eigh(0.5 * (E + E.T))
+                if self.complex:
+                    e, W = e.astype(complex), W.astype(complex)
             T = (Q * np.sqrt(lam)) @ W
             out.append({"K": K, "lam": lam, "Q": Q, "Kinv": Kinv, "logdet": float(np.sum(np.log(lam))),
                         "Kk": Kk, "Aop": Aop, "e": e, "W": W, "T": T, "Ti": Qs @ W,
-                        "G": (W.T * lam) @ W, "Gi": (W.T / lam) @ W})
-        D = out[0]["e"][:, None] + out[1]["e"][None, :] + self.c0
+                        "G": (_h(W) * lam) @ W})
+        D = np.zeros(self.shape, complex if self.complex else float) + self.c0
+        for d, fd in enumerate(out):
+            D = D + fd["e"].reshape([-1 if i == d else 1 for i in range(self.ndim)])
         if not (np.all(np.isfinite(D)) and all(np.all(np.isfinite(f["T"])) for f in out)):
             raise ValueError("non-finite operator (trial hyperparameters out of range)")
         self.fac = {"f": out, "D": D}
@@ -218,130 +280,235 @@ class _Model2D:
 
     # ------------------------------------------------------------------ operators in Y
     def _to_u(self, Y, f):
-        return kron_mode_product([f[0]["T"], f[1]["T"]], Y)
+        """T Y (complex on the odd-order path: its real part is U)."""
+        return kron_mode_product([fd["T"] for fd in f], Y)
 
     def _from_u(self, U, f):
-        """Y with T_1 Y T_2^T = U (T^{-1} = Ti^T)."""
-        return kron_mode_product([f[0]["Ti"].T, f[1]["Ti"].T], U)
+        """Y with T Y = U (T^{-1} = Ti^H)."""
+        return kron_mode_product([_h(fd["Ti"]) for fd in f], U)
 
-    # boundary nodes in a fixed order: first row, last row, then the first and last columns
-    # without the corners
+    def _th(self, U, f):
+        """T^H U."""
+        return kron_mode_product([_h(fd["T"]) for fd in f], U)
+
+    # Boundary nodes are numbered in the order of the boundary mask (row-major), the order of
+    # Problem.boundary_on.  Face (a, e) = the nodes with index e in {0, -1} along axis a; a node
+    # on several faces belongs to the first in the order (0, 0), (0, -1), (1, 0), ...
+    def _make_faces(self):
+        faces = []
+        for a in range(self.ndim):
+            other = [s for i, s in enumerate(self.shape) if i != a]
+            own = np.ones(other, bool)
+            for b in range(a):
+                idx = [slice(None)] * len(other)
+                idx[b] = [0, -1]
+                own[tuple(idx)] = False
+            for e in (0, -1):
+                faces.append((a, e, own))
+        return faces
+
     def _bt(self, Y, f):
-        """P_b T Y: U = T_1 Y T_2^T at the boundary nodes, touching only the boundary rows of T."""
-        T1, T2 = f[0]["T"], f[1]["T"]
-        rows = (T1[[0, -1]] @ Y) @ T2.T
-        cols = (T1[1:-1] @ Y) @ T2[[0, -1]].T
-        return np.concatenate([rows.ravel(), cols.T.ravel()])
+        """P_b T Y: U = T Y at the boundary nodes (leading batch axes allowed), touching only
+        the boundary rows of each T_a: a face costs O(M) plus a (d-1)-D mode-product chain."""
+        nb = Y.ndim - self.ndim
+        dtype = np.result_type(Y, *(fd["T"] for fd in f))
+        out = np.zeros(Y.shape, dtype)
+        for a, e, _ in self._faces:
+            face = np.tensordot(f[a]["T"][e], Y, axes=([0], [nb + a]))
+            face = kron_mode_product([fd["T"] for i, fd in enumerate(f) if i != a], face)
+            idx = [slice(None)] * Y.ndim
+            idx[nb + a] = e
+            out[tuple(idx)] = face
+        return out[(Ellipsis, self.mask)] if nb else out[self.mask]
 
     def _btt(self, s, f):
-        """T^T P_b^T s (the adjoint of _bt)."""
-        T1, T2 = f[0]["T"], f[1]["T"]
-        M1, M2 = self.shape
-        rows = s[:2 * M2].reshape(2, M2)
-        cols = s[2 * M2:].reshape(2, M1 - 2).T
-        return T1[[0, -1]].T @ (rows @ T2) + T1[1:-1].T @ (cols @ T2[[0, -1]])
+        """T^H P_b^T s (the adjoint of _bt; s may carry leading batch axes)."""
+        bshape = s.shape[:-1]
+        nb = len(bshape)
+        dtype = np.result_type(s, *(fd["T"] for fd in f))
+        Z = np.zeros(bshape + self.shape, dtype)
+        Z[(Ellipsis, self.mask)] = s
+        out = np.zeros(bshape + self.shape, dtype)
+        for a, e, own in self._faces:
+            idx = [slice(None)] * Z.ndim
+            idx[nb + a] = e
+            S = Z[tuple(idx)] * own
+            V = kron_mode_product([_h(fd["T"]) for i, fd in enumerate(f) if i != a], S)
+            row = f[a]["T"][e].conj().reshape([-1 if i == a else 1 for i in range(self.ndim)])
+            out += np.expand_dims(V, nb + a) * row
+        return out
 
     def _bnd(self, Y, f):
         return self._btt(self._bt(Y, f), f)
 
-    def _grid_to_bvec(self, G):
-        return np.concatenate([G[[0, -1]].ravel(), G[1:-1, [0, -1]].T.ravel()])
+    def preconditioner(self, tau1, tau2, shift=0.0, generic=None):
+        """P^{-1} for P = tau_2 D^H (G_1 + s I) kron ... kron (G_d + s I) D + lambda_b tau_1 B^H B,
+        B = P_b T.
 
-    def preconditioner(self, tau1, tau2, shift=0.0):
-        """P^{-1} for P = tau_2 D (G_1 + s I) kron (G_2 + s I) D + lambda_b tau_1 (P_b T)^T (P_b T).
+        The first term approximates I + tau_2 D^H G D: the shift s = (tau_2 max |D|^2)^{-1/2}
+        stands in for the prior's identity while keeping P_0 a Kronecker product, so that
+        P_0^{-1} is d mode products ((G_d + s I)^{-1} = W_d^H (Lam_d + s)^{-1} W_d).  The boundary
+        term is added exactly by Woodbury with the capacitance matrix S = B P_0^{-1} B^H
+        (N_b x N_b).  2-D: S is assembled block by block (edge rows / edge columns) in
+        O(M_d^3) each, because a boundary node's row of B is a rank-one grid.  d >= 3 (or
+        generic=True): P_0^{-1} is applied to batches of those rank-one grids (about N_b
+        mode-product chains; fine up to ~32^3).
 
-        The first term approximates I + tau_2 D G D: the shift s = (tau_2 max D^2)^{-1/2} stands in
-        for the prior's identity while keeping P_0 a Kronecker product, so that P_0^{-1} is two
-        mode products ((G_d + s I)^{-1} = W_d^T (Lam_d + s)^{-1} W_d).  The boundary term is
-        added exactly by Woodbury: the capacitance matrix S = P_b T P_0^{-1} T^T P_b^T
-        (N_b x N_b) is assembled block by block (edge rows / edge columns) in O(M_d^3) each,
-        because a boundary node's column of P_b T is a rank-one grid.
-
-        Measured (CG steps to 1e-10): with tau_2 >= 1e8 one to three steps on every kernel tried;
-        at the paper's initial kernel 14-160 steps for tau_2 from 1e4 down to 1; but with kernels
-        learned at small tau_2 (10^2..10^4) hundreds to thousands (the prior and the PDE term are
-        then of similar size on many modes and no Kronecker form captures both).  Hence the
-        solver keeps tau large (see solve_2d)."""
+        Measured (CG steps to 1e-10, 2-D Poisson): with tau_2 >= 1e8 one to three steps on every
+        kernel tried; at the paper's initial kernel 14-160 steps for tau_2 from 1e4 down to 1;
+        but with kernels learned at small tau_2 (10^2..10^4) hundreds to thousands (the prior
+        and the PDE term are then of similar size on many modes and no Kronecker form captures
+        both).  Hence the solver keeps tau large (see solve_nd)."""
         fac = self.factors()
         f = fac["f"]
         # ``shift``: a constant stand-in for a Gauss-Newton step's diagonal N'(U).  P divides by
-        # D: keep it away from 0 (a Helmholtz term c_0 > 0 or the shift can cancel e1 + e2)
+        # D: keep it away from 0 (a Helmholtz term c_0 > 0, the shift, or opposite advection
+        # speeds can cancel the sum of the e_d)
         Dp = fac["D"] + shift
         Dabs = np.abs(Dp)
-        floor = 1e-8 * float(Dabs.max())
-        Dp = np.where(Dabs < floor, floor, Dp)
+        floor = max(self.d_floor_rel * float(Dabs.max()), self.d_floor_abs)
+        # raise small |D| to the floor, keeping the phase (G couples modes: phases matter)
+        phase = np.where(Dabs > 0, Dp / np.where(Dabs > 0, Dabs, 1.0), 1.0)
+        Dp = np.where(Dabs < floor, floor * phase, Dp)
         Di = 1.0 / Dp
-        T1, T2 = f[0]["T"], f[1]["T"]
-        sh = 1.0 / math.sqrt(tau2 * float(np.max(Dp * Dp)))
-        Gi1, Gi2 = [(fd["W"].T / (fd["lam"] + sh)) @ fd["W"] for fd in f]
+        Dic = Di.conj()
+        sh = 1.0 / math.sqrt(tau2 * float(np.max(np.abs(Dp) ** 2)))
+        Gi = [(_h(fd["W"]) / (fd["lam"] + sh)) @ fd["W"] for fd in f]
 
         def p0inv(R):
-            return Di * kron_mode_product([Gi1, Gi2], Di * R) / tau2
+            return Di * kron_mode_product(Gi, Dic * R) / tau2
 
+        wb = self.lambda_b * tau1
+        if not wb > 0:
+            return p0inv
+        if generic is None:
+            generic = self.ndim != 2
+        S = self._capacitance_generic(p0inv, f) if generic else self._capacitance_2d(Di, Gi, f) / tau2
+        nb = S.shape[0]
+        S[np.diag_indices(nb)] += 1.0 / wb
+        linalg = _scipy("linalg")
+        try:
+            cf = linalg.cho_factor(S, lower=True, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            # round-off on a nearly singular S: a relative shift keeps P HPD
+            S[np.diag_indices(nb)] += 1e-12 * float(np.max(np.abs(np.diag(S))))
+            cf = linalg.cho_factor(S, lower=True, check_finite=False)
+
+        def apply(R):
+            Z = p0inv(R)
+            return Z - p0inv(self._btt(linalg.cho_solve(cf, self._bt(Z, f), check_finite=False), f))
+        if not self.prec_refine:
+            return apply
+        # Woodbury subtracts two nearly equal terms where the boundary term dominates P_0
+        # (cond(P) ~ 1e14 at tau = 1e10 on advection grids), and the computed P^{-1} came out
+        # indefinite (eigenvalues of P^{-1} H down to -1400 on 20^2, beta = 5, Q = 8, against
+        # 0.92..1.13 with P solved densely; plain PCG then stalled at residual 0.7).  Iterative
+        # refinement against P itself (applied exactly) was tried: CG steps to 1e-10 on that
+        # case 654 (flexible CG, no refinement) / 565 / 759 / 2631 with 1 / 2 / 4 refinements,
+        # on 64^2, beta = 20, Q = 30: 466 / 377 / 293 / 196 at 1.6-3x the cost per step, so
+        # it is off by default (prec_refine = 0).
+        Gs = [fd["G"] + sh * np.eye(len(fd["lam"])) for fd in f]
+        Dpc = Dp.conj()
+
+        def p_apply(Z):
+            return tau2 * Dpc * kron_mode_product(Gs, Dp * Z) + wb * self._bnd(Z, f)
+
+        def refined(R):
+            Z = apply(R)
+            for _ in range(self.prec_refine):
+                Z = Z + apply(R - p_apply(Z))
+            return Z
+        return refined
+
+    def _capacitance_generic(self, p0inv, f):
+        """B P_0^{-1} B^H by columns: B^H e_j is a rank-one grid; batches bound the memory."""
+        nb = self.Nb
+        chunk = max(1, _CAP_BATCH // self.M)
+        dtype = complex if self.complex else float
+        S = np.empty((nb, nb), dtype)
+        for j0 in range(0, nb, chunk):
+            j1 = min(nb, j0 + chunk)
+            E = np.zeros((j1 - j0, nb), dtype)
+            E[np.arange(j1 - j0), np.arange(j0, j1)] = 1.0
+            # row j of the batch is column j of S (S is Hermitian: rows = conj columns)
+            S[:, j0:j1] = self._bt(p0inv(self._btt(E, f)), f).T
+        return 0.5 * (S + _h(S))
+
+    def _capacitance_2d(self, Di, Gi, f):
+        """tau_2 B P_0^{-1} B^H in 2-D from (M_d x M_d) products, in boundary-mask order.
+
+        Blocks in edge order [row 0, row M1-1, interior of column 0, of column M2-1]: with
+        Pa_i = diag(T1[i]) D^{-1}, Pb_j = D^{-1} diag(T2[j]) (grids), row-edge blocks are
+        T2 ((Pa_i^T Gi1 conj Pa_k) o Gi2) T2^H, column-edge blocks T1i ((Pb_j Gi2 Pb_l^H) o Gi1)
+        T1i^H, cross blocks T2 ((Pa_i^T Gi1) o (Gi2 Pb_l^H)) T1i^H."""
+        T1, T2 = f[0]["T"], f[1]["T"]
+        Gi1, Gi2 = Gi
         t1r, t2c = T1[[0, -1]], T2[[0, -1]]
         T1i = T1[1:-1]
-        Pa = [t1r[i][:, None] * Di for i in range(2)]          # diag(t_a) D^-1, (M1, M2)
-        Pb = [Di * t2c[j][None, :] for j in range(2)]          # D^-1 diag(t_b)
-        GPa = [Gi1 @ P for P in Pa]
-        PbG = [P @ Gi2 for P in Pb]
+        Pa = [t1r[i][:, None] * Di for i in range(2)]          # (M1, M2)
+        Pb = [Di * t2c[j][None, :] for j in range(2)]
+        PaG = [P.T @ Gi1 for P in Pa]                          # (M2, M1)
+        GPbH = [Gi2 @ _h(P) for P in Pb]                       # (M2, M1)
         M1, M2 = self.shape
         nb = 2 * M2 + 2 * (M1 - 2)
-        S = np.empty((nb, nb))
+        S = np.empty((nb, nb), np.result_type(Di, T1, T2))
         ro = [0, M2]
         co = [2 * M2, 2 * M2 + M1 - 2]
         for i in range(2):
             for j in range(i, 2):
-                blk = T2 @ ((Pa[i].T @ GPa[j]) * Gi2) @ T2.T
+                blk = T2 @ ((PaG[i] @ Pa[j].conj()) * Gi2) @ _h(T2)
                 S[ro[i]:ro[i] + M2, ro[j]:ro[j] + M2] = blk
-                S[ro[j]:ro[j] + M2, ro[i]:ro[i] + M2] = blk.T
-                blk = T1i @ ((PbG[i] @ Pb[j].T) * Gi1) @ T1i.T
+                S[ro[j]:ro[j] + M2, ro[i]:ro[i] + M2] = _h(blk)
+                blk = T1i @ ((Pb[i] @ GPbH[j]) * Gi1) @ _h(T1i)
                 S[co[i]:co[i] + M1 - 2, co[j]:co[j] + M1 - 2] = blk
-                S[co[j]:co[j] + M1 - 2, co[i]:co[i] + M1 - 2] = blk.T
+                S[co[j]:co[j] + M1 - 2, co[i]:co[i] + M1 - 2] = _h(blk)
             for j in range(2):
-                blk = T2 @ (PbG[j] * GPa[i]).T @ T1i.T      # row edge i x column edge j
+                blk = T2 @ (PaG[i] * GPbH[j]) @ _h(T1i)        # row edge i x column edge j
                 S[ro[i]:ro[i] + M2, co[j]:co[j] + M1 - 2] = blk
-                S[co[j]:co[j] + M1 - 2, ro[i]:ro[i] + M2] = blk.T
-        S /= tau2
-        wb = self.lambda_b * tau1
-        if wb > 0:
-            S[np.diag_indices(nb)] += 1.0 / wb
-            linalg = _scipy("linalg")
-            try:
-                cf = linalg.cho_factor(S, lower=True, check_finite=False)
-            except (np.linalg.LinAlgError, ValueError):
-                # round-off on a nearly singular S: a relative shift keeps P SPD
-                S[np.diag_indices(nb)] += 1e-12 * float(np.max(np.diag(S)))
-                cf = linalg.cho_factor(S, lower=True, check_finite=False)
+                S[co[j]:co[j] + M1 - 2, ro[i]:ro[i] + M2] = _h(blk)
+        # edge order -> mask order
+        pos = np.full(self.shape, -1)
+        pos[0, :] = np.arange(M2)
+        pos[-1, :] = M2 + np.arange(M2)
+        pos[1:-1, 0] = 2 * M2 + np.arange(M1 - 2)
+        pos[1:-1, -1] = 2 * M2 + M1 - 2 + np.arange(M1 - 2)
+        perm = pos[self.mask]
+        return S[np.ix_(perm, perm)]
 
-            def apply(R):
-                Z = p0inv(R)
-                return Z - p0inv(self._btt(linalg.cho_solve(cf, self._bt(Z, f), check_finite=False), f))
-            return apply
-        return p0inv
+    def _real_u(self, Uc):
+        """U from T Y: on the complex path the minimiser over complex Y of a real quadratic is
+        real, so the imaginary part is round-off (recorded in imag_rel)."""
+        if not np.iscomplexobj(Uc):
+            return Uc
+        self.imag_rel = float(np.linalg.norm(Uc.imag)) / (float(np.linalg.norm(Uc)) or 1.0)
+        return np.ascontiguousarray(Uc.real)
 
     def solve_u(self, U0, tau1, tau2, gn_steps=30):
         fac = self.factors()
         f, D = fac["f"], fac["D"]
         wb = self.lambda_b * tau1
-        G1, G2 = f[0]["G"], f[1]["G"]
-        T1, T2 = f[0]["T"], f[1]["T"]
-        bb = wb * self._btt(self.gvec, f)
-        Y0 = self._from_u(U0, f)
+        G = [fd["G"] for fd in f]
+        Dc = D.conj()
+        bb = wb * self._btt(self.g, f)
+        Y0 = self._from_u(U0.astype(D.dtype), f)
         if self.p.nonlinearity is None:
             prec = self.preconditioner(tau1, tau2)
 
             def H(Y):
-                return Y + tau2 * D * kron_mode_product([G1, G2], D * Y) + wb * self._bnd(Y, f)
-            b = tau2 * D * kron_mode_product([T1.T, T2.T], self.F) + bb
-            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, self.cg_maxiter)
+                return Y + tau2 * Dc * kron_mode_product(G, D * Y) + wb * self._bnd(Y, f)
+            b = tau2 * Dc * self._th(self.F, f) + bb
+            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, self.cg_maxiter,
+                              flexible=self.cg_flexible)
             self.cg_iters, self.cg_rel = it, rel
-            return self._to_u(Y, f)
+            return self._real_u(self._to_u(Y, f))
         N, dN = self.p.nonlinearity, self.p.dnonlinearity
+        Tl = [fd["T"] for fd in f]
+        Tt = [fd["T"].T for fd in f]
 
         def phi(Y):
             U = self._to_u(Y, f)
             rb = U[self.mask] - self.g
-            R = kron_mode_product([T1, T2], D * Y) + N(U) - self.F
+            R = kron_mode_product(Tl, D * Y) + N(U) - self.F
             return 0.5 * (np.sum(Y * Y) + wb * (rb @ rb) + tau2 * np.sum(R * R))
 
         # Inexact Gauss-Newton: H Y - b of the GN system at Y is the exact gradient of phi, so
@@ -361,10 +528,10 @@ class _Model2D:
             dn = dN(U)
 
             def J(Yv):
-                return kron_mode_product([T1, T2], D * Yv) + dn * self._to_u(Yv, f)
+                return kron_mode_product(Tl, D * Yv) + dn * self._to_u(Yv, f)
 
             def JT(R):
-                return D * kron_mode_product([T1.T, T2.T], R) + kron_mode_product([T1.T, T2.T], dn * R)
+                return D * kron_mode_product(Tt, R) + kron_mode_product(Tt, dn * R)
 
             def H(Yv):
                 return Yv + tau2 * JT(J(Yv)) + wb * self._bnd(Yv, f)
@@ -411,34 +578,41 @@ class _Model2D:
 
     # ------------------------------------------------------------------ objective
     def state(self, U):
-        """(Alpha = K^{-1} U, V1 = K1^{-1} U, V2 = K2^{-1} U^T, residual R) at the current theta."""
+        """(Alpha = K^{-1} U, [V_d = K_d^{-1} U_(d)] (mode-d unfoldings), residual R) at the
+        current theta (real U)."""
         f = self.factors()["f"]
-        V1 = f[0]["Kinv"] @ U
-        V2 = f[1]["Kinv"] @ U.T
-        Alpha = V1 @ f[1]["Kinv"]
-        R = f[0]["Aop"] @ V1 + (f[1]["Aop"] @ V2).T + self.c0 * U - self.F
+        V = [fd["Kinv"] @ _unfold(U, d) for d, fd in enumerate(f)]
+        Alpha = kron_mode_product([fd["Kinv"] for fd in f], U)
+        R = np.zeros(self.shape)
+        for d, fd in enumerate(f):
+            if self.terms[d]:
+                R = R + _fold(fd["Aop"] @ V[d], d, self.shape)
+        R = R + self.c0 * U - self.F
         if self.p.nonlinearity is not None:
             R = R + self.p.nonlinearity(U)
-        return Alpha, V1, V2, R
+        return Alpha, V, R
 
     def value_grad(self, U, tau2):
         """GP and residual terms of L at fixed U (the tau-only terms excluded) and their
-        theta-gradient."""
+        theta-gradient.  Per dimension d, with unfoldings along d: V = K_d^{-1} U_(d),
+        beta = K_d^{-1} A_d^T R_(d); dL = <dK_d, W0> + sum_k c_k <dK_d^(k), tau_2 R_(d) V^T>,
+        W0 = (M/M_d)/2 K_d^{-1} - 1/2 V Alpha_(d)^T - tau_2 beta V^T (no symmetry of A_d is
+        assumed: odd orders enter through the signed lags of grad_contract)."""
         fac = self.factors()
         f = fac["f"]
-        Alpha, V1, V2, R = self.state(U)
-        M1, M2 = self.shape
-        val = (0.5 * (M2 * f[0]["logdet"] + M1 * f[1]["logdet"]) + 0.5 * float(np.sum(U * Alpha))
-               + 0.5 * tau2 * float(np.sum(R * R)))
+        Alpha, V, R = self.state(U)
+        val = (0.5 * sum(self.M // M_d * fd["logdet"] for M_d, fd in zip(self.shape, f))
+               + 0.5 * float(np.sum(U * Alpha)) + 0.5 * tau2 * float(np.sum(R * R)))
         grads = []
-        per_dim = [(M2, V1, V1 @ Alpha.T, R), (M1, V2, V2 @ Alpha, R.T)]
-        for d, (other, V, quad, Rd) in enumerate(per_dim):
+        for d in range(self.ndim):
             ax, k, fd = self.axes[d], self.kernels[d], f[d]
+            Rd = _unfold(R, d)
             beta = fd["Kinv"] @ (fd["Aop"].T @ Rd)
-            W0 = 0.5 * other * fd["Kinv"] - 0.5 * quad - tau2 * (beta @ V.T)
+            W0 = (0.5 * (self.M // self.shape[d]) * fd["Kinv"] - 0.5 * (V[d] @ _unfold(Alpha, d).T)
+                  - tau2 * (beta @ V[d].T))
             g = k.grad_contract(ax.lags, ax.lag_sums(W0), 0)
             if self.terms[d]:
-                RV = ax.lag_sums(tau2 * (Rd @ V.T))
+                RV = ax.lag_sums(tau2 * (Rd @ V[d].T))
                 for kk, c in self.terms[d].items():
                     g = g + c * k.grad_contract(ax.lags, RV, kk)
             grads.append(g)
@@ -471,8 +645,10 @@ class _Model2D:
         """Largest norm among the residual's terms: source, each axis' derivative term, c_0 U,
         N(U) (see solver._judge)."""
         f = self.factors()["f"]
-        norms = [np.linalg.norm(self.F), np.linalg.norm(f[0]["Aop"] @ (f[0]["Kinv"] @ U)),
-                 np.linalg.norm(U @ (f[1]["Kinv"] @ f[1]["Aop"].T)), abs(self.c0) * np.linalg.norm(U)]
+        norms = [np.linalg.norm(self.F), abs(self.c0) * np.linalg.norm(U)]
+        for d, fd in enumerate(f):
+            if self.terms[d]:
+                norms.append(np.linalg.norm(fd["Aop"] @ (fd["Kinv"] @ _unfold(U, d))))
         # c U / length^k per term: the size for a field that varies once over the domain, so that
         # a nearly harmonic field with zero source is not judged by round-off
         for d, ax in enumerate(self.axes):
@@ -491,14 +667,17 @@ class _Model2D:
 
     def alpha(self, U):
         f = self.factors()["f"]
-        return f[0]["Kinv"] @ U @ f[1]["Kinv"]
+        return kron_mode_product([fd["Kinv"] for fd in f], U)
 
 
-def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=None,
+def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=None,
              max_iter=40, lbfgs_steps=30, tol=1e-9, lambda_b=200.0, jitter=1e-6, max_time=None,
              tau_max=1e10, tau_init=1.0, cg_tol=1e-10, cg_maxiter=400, learn_tau=True,
-             track_error=True, verbose=False, callback=None):
-    """The 2-D branch of ``gp.solve`` (see its docstring; arguments mean the same)."""
+             track_error=True, error_points=None, verbose=False, callback=None):
+    """The d-D (d >= 2) branch of ``gp.solve`` (see its docstring; arguments mean the same).
+
+    error_points: points per dimension for the tracked error (default 300 in 2-D, the paper's
+    metric; 64 for d >= 3, where 300^3 evaluations would dominate the run)."""
     from .solver import GPSolution, GPSolverWarning, _judge, _midpoints
     axes = problem.grid_axes(sizes)
     h = [(x[-1] - x[0]) / (len(x) - 1) for x in axes]
@@ -509,7 +688,8 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
                       f"freq_scale is {fs:.4g}: the solver cannot resolve them", GPSolverWarning,
                       stacklevel=4)
     kernels = []
-    for d in range(2):
+    ndim = problem.ndim
+    for d in range(ndim):
         # as in 1-D: keep the initial envelope >= ~30 grid steps wide on coarse grids
         log_a0 = min(0.0, math.log(0.05 / h[d]))
         kernels.append(kernel.copy() if isinstance(kernel, Kernel1D)
@@ -524,10 +704,11 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             b[-1] = (None, baseline_log_a(k, h[d], 1.0))
             k.log_a[:] = np.minimum(k.log_a, b[-1][1])
         bounds += b
-    model = _Model2D(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
+    model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
     ex = None
     if track_error and problem.exact is not None:
-        xs = [np.linspace(lo, hi, 300) for lo, hi in problem.domain]
+        npts = error_points or (300 if ndim <= 2 else 64)
+        xs = [np.linspace(lo, hi, npts) for lo, hi in problem.domain]
         ex = (xs, problem.exact(*np.meshgrid(*xs, indexing="ij")))
 
     t0 = time.perf_counter()
@@ -574,6 +755,8 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
                "boundary_rms": float(np.sqrt(np.mean(rb * rb))), "tau1": tau1, "tau2": tau2,
                "time": time.perf_counter() - t0, "nfev": nfev, "cg_iterations": ncg,
                "lbfgs": str(res.message)}
+        if model.complex:
+            rec["imag_rel"] = model.imag_rel
         if ex is not None:
             up = kron_mode_product([k.matrix(x, ax) for k, x, ax in zip(kernels, ex[0], axes)], Alpha)
             rec["error"] = float(np.linalg.norm(up - ex[1]) / np.linalg.norm(ex[1]))
@@ -613,7 +796,7 @@ def solve_2d(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             model.set_theta(np.concatenate([k.theta for k in kernels]))
-            R = model.state(U)[3]
+            R = model.state(U)[2]
             scale = model.term_scale(U)
         except (np.linalg.LinAlgError, ValueError):
             R, scale = np.full(model.shape, np.nan), 1.0
