@@ -31,8 +31,9 @@ unbounded below as a residual vanishes); the first length-scale is widened on co
 the reported solution is the iterate with the lowest objective (the paper reports the best of
 21 checkpoints *against the exact solution*, which a solver cannot do).
 
-Two-dimensional problems go to solver2d (same objective; U solved by preconditioned CG on
-Kronecker matvecs, tau kept at tau_max by default, see there).
+Problems in two or more dimensions go to solver_nd (same objective; U solved by preconditioned
+CG on Kronecker matvecs, complex for first-order terms, tau kept at tau_max by default, see
+there).
 """
 from __future__ import annotations
 
@@ -410,8 +411,11 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
           callback=None) -> GPSolution:
     """Solve ``problem`` with GP-HM on a uniform grid of ``grid_size`` nodes per dimension
     (endpoints included; an int or one int per dimension).  1-D: linear or nonlinear PDEs;
-    2-D: linear or nonlinear PDEs whose operator has no mixed or first-order terms (see
-    solver2d).
+    d >= 2 (see solver_nd): operators without mixed terms (u_xy); per dimension either even
+    orders only (u_xx, Laplacian, Helmholtz) or first order only (advection u_t + c u_x, linear
+    PDEs only; pass lambda_b=500 for the paper's advection setting); nonlinear PDEs with even
+    orders.  Unsupported operators raise NotImplementedError.  3-D grids up to ~24^3 are
+    practical (the preconditioner costs ~N_b mode-product chains per hyperparameter trial).
 
     Example
     -------
@@ -441,8 +445,9 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     tau_init : precisions used for the first U solve (then closed form).
     tau_max : upper bound on the learned noise precisions tau_1, tau_2.
     learn_tau : follow the closed-form tau (True) or keep tau_1 = tau_2 = tau_max (False).
-        Default: True in 1-D (where tau ends at the cap anyway), False in 2-D (see solver2d:
-        at the closed-form tau of 1e2-1e4 the 2-D U solve needs thousands of CG steps).
+        Default: True in 1-D (where tau ends at the cap anyway), False in d >= 2 (see
+        solver_nd: at the closed-form tau of 1e2-1e4 the 2-D U solve needs thousands of CG
+        steps).
     max_time : wall-clock budget in seconds (the best iterate so far is returned).
     verbose : print one line per outer iteration (the progress display).
     callback : called with each history record (a dict).

@@ -1,13 +1,16 @@
-"""Two-dimensional GP-HM with the paper's finite-precision objective.
+"""GP-HM on d-dimensional grids (d >= 2) with the paper's finite-precision objective.
 
-Model (Fang et al., ICLR 2024, as in the authors' 2-D code), grid M1 x M2, M = M1 M2 nodes,
-N_b boundary nodes, K = K_1 kron K_2 (each with jitter):
+(This module was solver2d; the 2-D code is now the d = 2 case of _ModelND.)
 
-    L(U, theta, tau) = 1/2 sum_d (M / M_d) log|K_d| + 1/2 <U, K_1^{-1} U K_2^{-1}>
+Model (Fang et al., ICLR 2024, as in the authors' 2-D code), grid M1 x ... x Md, M = prod M_d
+nodes, N_b boundary nodes (all nodes on the box faces), K = K_1 kron ... kron K_d (each with
+jitter):
+
+    L(U, theta, tau) = 1/2 sum_d (M / M_d) log|K_d| + 1/2 <U, K^{-1} U>
                        + lambda_b [tau_1/2 ||U_b - g||^2 - N_b/2 log tau_1]
                        + tau_2/2 ||R(U)||^2 - M/2 log tau_2,
-    R(U) = A_1 U + U A_2^T + c_0 U + N(U) - F  at ALL M nodes (boundary nodes included, as the
-    authors do), A_d = sum_k c_k K_d^(k) K_d^{-1}.
+    R(U) = sum_d A_d U (mode-d products) + c_0 U + N(U) - F  at ALL M nodes (boundary nodes
+    included, as the authors do), A_d = sum_k c_k K_d^(k) K_d^{-1}.
 
 Because the residual also counts at the boundary nodes the system is over-determined, so the
 objective keeps a real trade-off even at large tau (the previous exact-collocation limit, with
@@ -17,13 +20,15 @@ raised the error).
 Optimiser: as in 1-D, L-BFGS on the profiled objective F(theta) = min_U L (gradient by the
 envelope theorem), a few outer iterations.  The U solve:
 
-  * whitening U = T_1 Y T_2^T, T_d = Q_d Lam_d^{1/2} W_d, where K_d = Q_d Lam_d Q_d^T and
-    W_d e_d W_d^T is the eigendecomposition of the symmetric
-    E_d = Lam^{-1/2} Q^T (sum c_k K_d^(k)) Q Lam^{-1/2} (even derivative orders): then
-    T_d T_d^T = K_d (prior term ||Y||^2 / 2) and A_d T_d = T_d diag(e_d), so the PDE operator is
-    diagonal, D_ij = e1_i + e2_j + c_0;
-  * normal equations H y = b, H = I + tau_2 D (G_1 kron G_2) D + lambda_b tau_1 T^T P_b^T P_b T
-    (+ the Gauss-Newton Jacobian of N), G_d = T_d^T T_d;
+  * whitening U = T Y = (T_1 kron ... kron T_d) Y, T_d = Q_d Lam_d^{1/2} W_d, where
+    K_d = Q_d Lam_d Q_d^T and W_d diag(e_d) W_d^H is the eigendecomposition of
+    E_d = Lam^{-1/2} Q^T (sum c_k K_d^(k)) Q Lam^{-1/2}: symmetric (W_d real orthogonal) when
+    dimension d has even orders only, antisymmetric (W_d complex unitary, e_d imaginary) when
+    it has first-order terms only (see "First-order terms" below); then T_d T_d^H = K_d (prior
+    term ||Y||^2 / 2) and A_d T_d = T_d diag(e_d), so the PDE operator is diagonal,
+    D = e_1 (+) ... (+) e_d + c_0;
+  * normal equations H y = b, H = I + tau_2 D^H (G_1 kron ... kron G_d) D
+    + lambda_b tau_1 T^H P_b^T P_b T (+ the Gauss-Newton Jacobian of N), G_d = T_d^H T_d;
   * conjugate gradients, matvecs through fastspectral.kron.kron_mode_product (two per step in
     the linear case; the boundary rows cost O(M)), preconditioned by a Kronecker approximation of
     I + tau_2 D G D plus the boundary term added exactly by Woodbury (see ``preconditioner``).
@@ -51,7 +56,7 @@ GN system was solved to 1e-10 and the first PCG run that stopped above 1e-6 ende
 and rejected the trial theta, which made the path sensitive to round-off (allen_cahn_2d(10) on
 40^2 stopped at 2.6e-3 with one BLAS thread but reached 1.3e-5 with threaded BLAS).
 
-Measured (one BLAS thread, Q = 30, Student-t, 2-core shared CPU, solve_2d defaults, the error
+Measured (one BLAS thread, Q = 30, Student-t, 2-core shared CPU, solve_nd defaults, the error
 of GPSolution.error() on 300^2 points): allen_cahn_2d(10), 40^2, max_iter=5: 2.6e-3 in 0.9 s
 and status 'converged' (the old code; the status now says 'stalled') -> 5.7e-5 in 24 s with
 the inexact GN (PCG capped at 400 steps per GN system instead of 100: 5.8e-5 in 56 s).
@@ -75,8 +80,48 @@ A + diag(N'(U)) in U (e.g. an inner Krylov solve preconditioned by (A + s)^{-1},
 diagonal in the T basis) is the next thing to try.  At the paper's 400^2, omega = 100 this
 path is still far too slow.
 
-Odd-order (first-derivative, advection) terms make E_d non-symmetric and are not supported in
-2-D yet; mixed terms (u_xy) are not separable and are rejected.
+First-order terms (advection u_t + beta u_x, 2-D).  K^(1) of a stationary kernel is
+antisymmetric, so a dimension whose terms are all first order has an antisymmetric E_d, a
+normal matrix: -i E_d is Hermitian, E_d = V diag(i w) V^H with V unitary.  T_d = Q Lam^{1/2} V
+is then complex, D is complex, and PCG runs in complex arithmetic on the Hermitian normal
+equations (inner products Re<r, z>); the minimiser over complex Y of the real quadratic is
+real, so U = Re(T Y) and the imaginary part is at the CG tolerance (recorded per outer
+iteration as history['imag_rel'], ~1e-10).  The preconditioner and the Woodbury capacitance
+use conjugate transposes.  A dimension mixing first- and second-order terms (advection-
+diffusion) is neither symmetric nor antisymmetric and is refused (NotImplementedError naming
+the dimension); so are nonlinear PDEs with first-order terms.  The theta-gradient needs no
+change for odd orders (signed lags; checked against finite differences in the tests).
+
+Measured on advection (tau held at 1e10, lambda_b = 500 as in the paper, Q = 30 Student-t,
+one BLAS thread, 2-core shared CPU; error on 300^2 points): advection_2d(5), 32^2: 1.4e-6
+in 19 s (6 outer iterations, ~150 CG steps per U solve); 24^2 (bench --quick): 4.7e-6 in
+3 s; advection_2d(20), 64^2: 3.3e-4 in 3 s ('stalled' after 3 outer iterations, ~470 CG
+steps per solve).  Not solved: advection_2d(50) on 128^2 (the first U solve ends at CG
+residual 2.9e-3 after 3000 steps, status 'failed') and the paper's advection_2d(200) on
+200^2 (same).  Why: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an excellent
+preconditioner (eigenvalues of P^{-1} H in 0.92..1.13), but cond(P) ~ 1e14 at tau = 1e10 and
+the Woodbury form loses it: the computed P^{-1} was indefinite (eigenvalues of P^{-1} H down to
+-1400), and plain PCG stalled at residual 0.7.  The flexible (Polak-Ribiere) CG update, on
+for the complex path, copes on small grids (654 steps there); refinement against P and raising
+small |D| to a floor did not help (numbers in ``preconditioner``).  Lower tau (1e6..1e8)
+gave no fewer CG steps.  A numerically stable way to apply P^{-1} (e.g. eliminating the
+boundary-pinned directions instead of Woodbury) is the next thing to try.  The Gaussian
+mixture fails its first U solve already on 24^2 (beta = 5).
+
+d >= 3.  Mode products by fastspectral.kron.kron_mode_product; boundary rows of B = P_b T
+face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury capacitance
+S = B P_0^{-1} B^H column by column from batches of rank-one grids (a boundary node's row of
+B is the outer product of rows of the T_d), about N_b mode-product chains per hyperparameter
+trial: 0.2 s on 12^3 (N_b = 728), 1.7 s on 20^3 (N_b = 2168), so grids up to ~24^3 are
+practical.  Measured (one BLAS thread): poisson_3d(3, [0, 1]^3) on 10^3 (Q = 6, one outer
+iteration): 2.1e-4 in 1.7 s; bench --quick (Q = 30, 5 outer iterations): 1.3e-4 in 93 s.
+Nonlinear 3-D problems take the same Gauss-Newton path (a 3-D Allen-Cahn with
+sin(3x) sin(3y) sin(3z) on 10^3 gave 2.2e-4 in 13 s; no built-in constructor, not in the
+tests).  2-D keeps the block assembly of S (O(M_d^3)); poisson_2d(100) on 400^2 still gives
+3.56e-5 (78.7 s here against 73.2 s for the previous solver2d in the same conditions, both
+'stalled'; same error to three digits).
+
+Mixed terms (u_xy) are not separable and are rejected.
 """
 from __future__ import annotations
 
