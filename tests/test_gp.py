@@ -702,7 +702,7 @@ def test_3d_preconditioner_is_the_stated_inverse():
     n = D.size
     tau1, tau2 = 3.0, 5.0
     Bt = np.array([m._bt(e.reshape(shape), f) for e in np.eye(n)]).T
-    sh = 1.0 / math.sqrt(tau2 * np.max(D * D))
+    sh = (tau2 * np.max(D * D)) ** (-1.0 / 3.0)   # tau_2 max D^2 s^d = 1
     G = np.kron(np.kron(*(fd["G"] + sh * np.eye(len(fd["lam"])) for fd in f[:2])),
                 f[2]["G"] + sh * np.eye(shape[2]))
     Pm = tau2 * D[:, None] * G * D[None, :] + 200.0 * tau1 * Bt.T @ Bt

@@ -10,10 +10,9 @@ GPU).  ``--quick`` uses sin(20x) on 100 points in 1-D and sin(10x) sin(10y) on 6
 
 2-D Allen-Cahn runs at a reduced size (omega = 10 on a 40^2 grid): at the paper's omega = 100,
 400^2 the Gauss-Newton CG solves do not converge (solver_nd's preconditioner leaves out N'(U)).
-2-D advection u_t + beta u_x = 0 (lambda_b = 500 as in the paper) runs at beta = 20 on 64^2:
-at the paper's beta = 200 on 200^2 (and already beta = 50 on 128^2) the U solve's complex CG
-does not converge within 3000 steps (see solver_nd); its finite-difference peer is implicit
-first-order upwind.  poisson3d: sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3,
+2-D advection u_t + beta u_x = 0 runs at the paper's beta = 200 on 200^2 (lambda_b = 500;
+~5 minutes; no published error in our notes; beta = 50 on 128^2 does not converge, see
+solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3d: sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3,
 10^3), errors on 100^3 points, 7-point finite differences; no published figure for either.
 
 ``run_standalone()`` solves each problem once and prints error and wall time:
@@ -260,10 +259,9 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 
 
 # (omega, grid) per problem: the paper's settings, and the --quick ones.  advection2d: (beta,
-# grid); the paper's beta = 200 on 200^2 does not run (the U solve's CG does not converge, see
-# solver_nd), so the full run uses beta = 20 on 64^2.  poisson3d: sin(omega x)... on [0, 1]^3.
+# grid).  poisson3d: sin(omega x) sin(omega y) sin(omega z) on [0, 1]^3.
 FULL = {"poisson": (100.0, 400), "allen_cahn": (100.0, 400), "poisson2d": (100.0, 400),
-        "allen_cahn2d": (10.0, 40), "advection2d": (20.0, 64), "poisson3d": (6.0, 16)}
+        "allen_cahn2d": (10.0, 40), "advection2d": (200.0, 200), "poisson3d": (6.0, 16)}
 QUICK = {"poisson": (20.0, 100), "allen_cahn": (20.0, 100), "poisson2d": (10.0, 60),
          "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "poisson3d": (3.0, 10)}
 KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "poisson3d")

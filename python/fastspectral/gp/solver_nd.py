@@ -96,17 +96,24 @@ Measured on advection (tau held at 1e10, lambda_b = 500 as in the paper, Q = 30 
 one BLAS thread, 2-core shared CPU; error on 300^2 points): advection_2d(5), 32^2: 1.4e-6
 in 19 s (6 outer iterations, ~150 CG steps per U solve); 24^2 (bench --quick): 4.7e-6 in
 3 s; advection_2d(20), 64^2: 3.3e-4 in 3 s ('stalled' after 3 outer iterations, ~470 CG
-steps per solve).  Not solved: advection_2d(50) on 128^2 (the first U solve ends at CG
-residual 2.9e-3 after 3000 steps, status 'failed') and the paper's advection_2d(200) on
-200^2 (same).  Why: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an excellent
-preconditioner (eigenvalues of P^{-1} H in 0.92..1.13), but cond(P) ~ 1e14 at tau = 1e10 and
-the Woodbury form loses it: the computed P^{-1} was indefinite (eigenvalues of P^{-1} H down to
--1400), and plain PCG stalled at residual 0.7.  The flexible (Polak-Ribiere) CG update, on
-for the complex path, copes on small grids (654 steps there); refinement against P and raising
-small |D| to a floor did not help (numbers in ``preconditioner``).  Lower tau (1e6..1e8)
-gave no fewer CG steps.  A numerically stable way to apply P^{-1} (e.g. eliminating the
-boundary-pinned directions instead of Woodbury) is the next thing to try.  The Gaussian
-mixture fails its first U solve already on 24^2 (beta = 5).
+steps per solve).  The paper's case, advection_2d(200) on 200^2 (solve_nd with
+cg_maxiter=3000, max_time=900): 7.4e-5 in 278 s, status 'converged' after 4 outer
+iterations, 17267 CG steps over 107 U solves (~160 each), imaginary part of U 3e-11 relative
+(no published figure for advection in papers.md).  Not solved: advection_2d(50) on 128^2
+(the first U solve ends at CG residual 2.9e-3 after 3000 steps, status 'failed'); the
+Gaussian mixture fails its first U solve already on 24^2 (beta = 5).
+Why CG needs hundreds of steps: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an
+excellent preconditioner (eigenvalues of P^{-1} H in 0.92..1.13), but cond(P_0) ~ 3e17 and
+cond(P) ~ 1e14 at tau = 1e10 and the Woodbury form loses it: the computed P^{-1} was
+indefinite (eigenvalues of P^{-1} H down to -1400), and plain PCG stalled at residual 0.7.
+The flexible (Polak-Ribiere) CG update, on for the complex path, copes (654 steps there);
+refinement against P and raising small |D| to a floor did not help (numbers in
+``preconditioner``); lower tau (1e6..1e8) gave no fewer CG steps.  Tried on that case
+densely, not in the code: the congruence form P^{-1} = L (I + wb C^H C)^{-1} L^H
+(L = P_0^{-1/2} = D^{-1} Gi^{1/2} / sqrt(tau_2), C = B L) with the middle factor applied
+through an orthonormalised basis of C^H (QR) narrowed the spectrum of P^{-1} H to
+-0.63..11.5, still not definite; splitting off small singular values made it worse.  A
+numerically stable application of P^{-1} is the next thing to try.
 
 d >= 3.  Mode products by fastspectral.kron.kron_mode_product; boundary rows of B = P_b T
 face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury capacitance
@@ -262,6 +269,7 @@ class _ModelND:
         # envelope-theorem gradient needs the minimiser)
         self.cg_accept = 1e-6
         self.d_floor_rel, self.d_floor_abs = 1e-8, 0.0
+        self.shift_scale = 1.0     # factor on the preconditioner's shift s (experiments)
         # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
         # flexible (Polak-Ribiere) CG update, on for the complex path (see solve_u)
         self.prec_refine = 0
@@ -417,7 +425,9 @@ class _ModelND:
         Dp = np.where(Dabs < floor, floor * phase, Dp)
         Di = 1.0 / Dp
         Dic = Di.conj()
-        sh = 1.0 / math.sqrt(tau2 * float(np.max(np.abs(Dp) ** 2)))
+        # tau_2 |D|^2 s^d = 1 at the largest |D|: the identity on modes where every G_d is ~0
+        # (2-D: s = (tau_2 max |D|^2)^{-1/2} as before)
+        sh = self.shift_scale * (tau2 * float(np.max(np.abs(Dp) ** 2))) ** (-1.0 / self.ndim)
         Gi = [(_h(fd["W"]) / (fd["lam"] + sh)) @ fd["W"] for fd in f]
 
         def p0inv(R):
@@ -717,12 +727,14 @@ class _ModelND:
 
 def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=None,
              max_iter=40, lbfgs_steps=30, tol=1e-9, lambda_b=200.0, jitter=1e-6, max_time=None,
-             tau_max=1e10, tau_init=1.0, cg_tol=1e-10, cg_maxiter=400, learn_tau=True,
+             tau_max=1e10, tau_init=1.0, cg_tol=1e-10, cg_maxiter=None, learn_tau=True,
              track_error=True, error_points=None, verbose=False, callback=None):
     """The d-D (d >= 2) branch of ``gp.solve`` (see its docstring; arguments mean the same).
 
     error_points: points per dimension for the tracked error (default 300 in 2-D, the paper's
-    metric; 64 for d >= 3, where 300^3 evaluations would dominate the run)."""
+    metric; 64 for d >= 3, where 300^3 evaluations would dominate the run).
+    cg_maxiter: PCG steps per U solve; default 400, or 3000 when a dimension has first-order
+    terms (advection needs ~150-500 steps per solve, more for the first one)."""
     from .solver import GPSolution, GPSolverWarning, _judge, _midpoints
     axes = problem.grid_axes(sizes)
     h = [(x[-1] - x[0]) / (len(x) - 1) for x in axes]
@@ -749,6 +761,8 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             b[-1] = (None, baseline_log_a(k, h[d], 1.0))
             k.log_a[:] = np.minimum(k.log_a, b[-1][1])
         bounds += b
+    if cg_maxiter is None:
+        cg_maxiter = 3000 if any(_split_operator(problem)[2]) else 400
     model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
     ex = None
     if track_error and problem.exact is not None:
