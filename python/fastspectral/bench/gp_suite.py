@@ -12,8 +12,9 @@ GPU).  ``--quick`` uses sin(20x) on 100 points in 1-D and sin(10x) sin(10y) on 6
 400^2 the Gauss-Newton CG solves do not converge (solver_nd's preconditioner leaves out N'(U)).
 2-D advection u_t + beta u_x = 0 runs at the paper's beta = 200 on 200^2 (lambda_b = 500;
 ~5 minutes; no published error in our notes; beta = 50 on 128^2 does not converge, see
-solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3d: sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3,
-10^3), errors on 100^3 points, 7-point finite differences; no published figure for either.
+solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3d:
+sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3, 8^3), errors on 100^3 points,
+7-point finite differences; no published figure for either.
 
 ``run_standalone()`` solves each problem once and prints error and wall time:
 ``OPENBLAS_NUM_THREADS=1 python -m fastspectral.bench.gp_suite`` (one BLAS thread: on a shared
@@ -216,7 +217,7 @@ def _gp_run(problem, n, kernel, **kw):
         kw.setdefault("max_iter", 5)
     if problem.ndim >= 3:
         # every hyperparameter trial builds the d-D capacitance matrix (~N_b mode-product
-        # chains): 3 outer iterations (poisson_3d(3) on 10^3: 1.3e-4 after 5 in 93 s, the
+        # chains): 3 outer iterations (poisson_3d(3) on 10^3 gave 1.3e-4 after 5 in 93 s, the
         # error settled after the first)
         kw.setdefault("max_iter", 3)
     with warnings.catch_warnings():
@@ -263,7 +264,7 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 FULL = {"poisson": (100.0, 400), "allen_cahn": (100.0, 400), "poisson2d": (100.0, 400),
         "allen_cahn2d": (10.0, 40), "advection2d": (200.0, 200), "poisson3d": (6.0, 16)}
 QUICK = {"poisson": (20.0, 100), "allen_cahn": (20.0, 100), "poisson2d": (10.0, 60),
-         "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "poisson3d": (3.0, 10)}
+         "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "poisson3d": (3.0, 8)}
 KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "poisson3d")
 
 
