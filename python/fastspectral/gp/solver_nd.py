@@ -120,8 +120,15 @@ face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury
 S = B P_0^{-1} B^H column by column from batches of rank-one grids (a boundary node's row of
 B is the outer product of rows of the T_d), about N_b mode-product chains per hyperparameter
 trial: 0.2 s on 12^3 (N_b = 728), 1.7 s on 20^3 (N_b = 2168), so grids up to ~24^3 are
-practical.  Measured (one BLAS thread): poisson_3d(3, [0, 1]^3) on 10^3 (Q = 6, one outer
-iteration): 2.1e-4 in 1.7 s; bench --quick (Q = 30, 5 outer iterations): 1.3e-4 in 93 s.
+practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
+(G_1 + s) kron ... kron (G_d + s) D; on modes where every G_d is ~0 that leaves tau_2 |D|^2
+s^d, so s = (tau_2 max |D|^2)^{-1/d} (the 2-D formula for d = 2).  With the 2-D exponent in
+3-D, poisson_3d(3, [0, 1]^3) on 8^3 (Q = 30, 3 outer iterations) took 340 CG steps per U
+solve and reached 3.6e-5; with 1/d: 52 steps, 2.4e-5, 7.5 s (scaling s by 0.1 or 10: 164 /
+68 steps).  Measured (one BLAS thread, 2-core shared CPU): 10^3, Q = 6, one outer iteration
+(the test): 2.3e-4, ~100 CG steps per solve, 1.6-4 s; poisson_3d(6, [0, 1]^3) on 16^3
+(bench, Q = 30, 3 outer iterations): 4.0e-4 in 98 s ('stalled'; 7-point finite differences
+3.0e-2; errors on 100^3 points).
 Nonlinear 3-D problems take the same Gauss-Newton path (a 3-D Allen-Cahn with
 sin(3x) sin(3y) sin(3z) on 10^3 gave 2.2e-4 in 13 s; no built-in constructor, not in the
 tests).  2-D keeps the block assembly of S (O(M_d^3)); poisson_2d(100) on 400^2 still gives
