@@ -251,10 +251,15 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 
         return Prepared(ours=ours, theirs=theirs, metrics=metrics)
 
-    competitor = ("finite differences (implicit upwind, 1st order)" if peer == "fd" and kind == "advection2d"
-                  else "finite differences (2nd order)" if peer == "fd" else f"GP, plain {peer} kernel")
+    if peer != "fd":
+        competitor = f"GP, plain {peer} kernel"
+    elif kind == "advection2d":
+        competitor = "finite differences (implicit upwind, 1st order)"
+    else:
+        competitor = "finite differences (2nd order)"
+    label = f"beta{omega:g}" if kind == "advection2d" else f"sin{omega:g}x"
     return Case(suite=NAME, kernel=f"gp-hm-{kernel}", competitor=competitor,
-                input=f"{kind}-sin{omega:g}x-n{n}", n=n, dtype="f64", threads=None,
+                input=f"{kind}-{label}-n{n}", n=n, dtype="f64", threads=None,
                 competitor_threads=None, prepare=prepare,
                 params={"problem": kind, "omega": omega, "grid": n, "kernel": kernel})
 

@@ -99,7 +99,9 @@ in 19 s (6 outer iterations, ~150 CG steps per U solve); 24^2 (bench --quick): 4
 steps per solve).  The paper's case, advection_2d(200) on 200^2 (solve_nd with
 cg_maxiter=3000, max_time=900): 7.4e-5 in 278 s, status 'converged' after 4 outer
 iterations, 17267 CG steps over 107 U solves (~160 each), imaginary part of U 3e-11 relative
-(no published figure for advection in papers.md).  Not solved: advection_2d(50) on 128^2
+(no published figure for advection in papers.md); through gp.solve (bench gp): 7.40e-5 in
+250 s, 'converged'; plain SE 6.5e-4 (19 s), Matern-5/2 8.1e-2, implicit upwind finite
+differences 0.29 on the same grid.  Not solved: advection_2d(50) on 128^2
 (the first U solve ends at CG residual 2.9e-3 after 3000 steps, status 'failed'); the
 Gaussian mixture fails its first U solve already on 24^2 (beta = 5).
 Why CG needs hundreds of steps: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an
