@@ -193,7 +193,7 @@ def test_alternating_mode_and_gaussian_kernel_run():
     assert b.spectrum()[0].max() <= 0.5 / (a.axes[0][1] - a.axes[0][0]) + 1e-9
 
 
-def test_solve_2d_poisson_low_frequency():
+def test_solve_nd_poisson_low_frequency():
     p = P.Problem([(0.0, 2.0), (0.0, 1.5)], {(2, 0): 1.0, (0, 2): 1.0},
                   source=lambda x, y: -13 * np.sin(2 * x) * np.sin(3 * y),
                   boundary=lambda x, y: np.sin(2 * x) * np.sin(3 * y),
@@ -213,8 +213,8 @@ def test_solve_2d_poisson_low_frequency():
 
 
 def _model_2d(problem, sizes, kernels, jitter=1e-3, lambda_b=200.0):
-    from fastspectral.gp.solver2d import _Model2D
-    return _Model2D(problem, problem.grid_axes(sizes), kernels, jitter, lambda_b)
+    from fastspectral.gp.solver_nd import _ModelND
+    return _ModelND(problem, problem.grid_axes(sizes), kernels, jitter, lambda_b)
 
 
 def _small_2d_problem():
@@ -335,9 +335,22 @@ def test_2d_unsupported_operators_rejected():
                   boundary=lambda x, y: 0 * x)
     with pytest.raises(NotImplementedError, match="mixed"):
         solve(p, 8)
-    with pytest.raises(NotImplementedError, match="first-order"):
-        solve(P.advection_2d(2.0), 8)
-    with pytest.raises(NotImplementedError, match="2-D"):
+    # advection-diffusion: first- and second-order terms in the same dimension
+    p = P.Problem([(0, 1.0), (0, 1.0)], {(1, 0): 1.0, (2, 0): -0.1, (0, 1): 1.0},
+                  source=lambda x, t: 0 * x, boundary=lambda x, t: 0 * x)
+    with pytest.raises(NotImplementedError, match="dimension 0 mixes first- and second-order"):
+        solve(p, 8)
+    # a nonlinearity with first-order terms (the complex path is linear only)
+    p = P.Problem([(0, 1.0), (0, 1.0)], {(1, 0): 1.0, (0, 1): 1.0}, source=lambda x, t: 0 * x,
+                  boundary=lambda x, t: 0 * x, nonlinearity=lambda u: u ** 3,
+                  dnonlinearity=lambda u: 3 * u ** 2)
+    with pytest.raises(NotImplementedError, match="nonlinear"):
+        solve(p, 8)
+    p3 = P.Problem([(0, 1.0)] * 3, {(2, 0, 0): 1.0, (0, 1, 1): 1.0}, source=lambda x, y, z: 0 * x,
+                   boundary=lambda x, y, z: 0 * x)
+    with pytest.raises(NotImplementedError, match="mixed"):
+        solve(p3, 6)
+    with pytest.raises(NotImplementedError, match="2 or more dimensions"):
         solve(P.poisson_1d(1.0), 8, learn_tau=False)
 
 
@@ -380,7 +393,7 @@ def test_se_and_matern_baselines_give_a_poorer_fit_instead_of_collapsing():
 
 
 def test_2d_learned_tau_option_runs():
-    """learn_tau=True follows the paper's closed-form tau (slow CG at large grids, see solver2d)."""
+    """learn_tau=True follows the paper's closed-form tau (slow CG at large grids, see solver_nd)."""
     p = P.poisson_2d(3.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GPSolverWarning)
@@ -417,8 +430,8 @@ def test_zero_source_linear_field_is_not_flagged_as_diverged():
 
 
 def test_2d_lbfgs_stopping_at_rejected_trials_is_stalled_not_converged(monkeypatch):
-    from fastspectral.gp import solver2d
-    orig = solver2d._Model2D.solve_u
+    from fastspectral.gp import solver_nd
+    orig = solver_nd._ModelND.solve_u
     seen = {}
 
     def solve_u(self, *args, **kw):
@@ -428,7 +441,7 @@ def test_2d_lbfgs_stopping_at_rejected_trials_is_stalled_not_converged(monkeypat
         if not np.allclose(th, seen["th0"]):
             self.cg_rel = 1.0   # as if CG had not converged: profiled() rejects every trial
         return out
-    monkeypatch.setattr(solver2d._Model2D, "solve_u", solve_u)
+    monkeypatch.setattr(solver_nd._ModelND, "solve_u", solve_u)
     with pytest.warns(GPSolverWarning, match="stalled"):
         sol = solve(P.poisson_2d(3.0), 16, n_components=4, max_iter=4)
     assert sol.status == "stalled"
@@ -456,10 +469,10 @@ def test_2d_converged_means_the_objective_settled():
     """Allen-Cahn 2-D with a CG cap that rejects some trials: L-BFGS's own 'CONVERGENCE' stops
     used to count as no progress, so the run was labelled 'converged' while restarts still
     lowered the objective by ~0.5 % per outer iteration."""
-    from fastspectral.gp.solver2d import solve_2d
+    from fastspectral.gp.solver_nd import solve_nd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GPSolverWarning)
-        sol = solve_2d(P.allen_cahn_2d(5.0), (24, 24), n_components=10, max_iter=5, cg_maxiter=250)
+        sol = solve_nd(P.allen_cahn_2d(5.0), (24, 24), n_components=10, max_iter=5, cg_maxiter=250)
     obj = [r["objective"] for r in sol.history]
     if sol.status == "converged":
         for a, b in zip(obj[-3:-1], obj[-2:]):
@@ -473,7 +486,7 @@ def test_2d_gauss_newton_survives_short_pcg_runs():
     cg_accept).  Before, the first PCG run stopping above cg_accept ended the U solve and the
     trial theta was rejected; on 40^2 Allen-Cahn that happened at learned kernels."""
     from fastspectral.gp.kernels import make_kernel
-    from fastspectral.gp.solver2d import _Model2D
+    from fastspectral.gp.solver_nd import _ModelND
     p = P.allen_cahn_2d(5.0)
     n = 24
     axes = p.grid_axes([n, n])
@@ -482,10 +495,231 @@ def test_2d_gauss_newton_survives_short_pcg_runs():
     def model(maxiter):
         ks = [make_kernel("student_t", 10, p.freq_scale, log_a=min(0.0, np.log(0.05 / h)))
               for _ in range(2)]
-        return _Model2D(p, axes, ks, 1e-6, 200.0, cg_maxiter=maxiter)
+        return _ModelND(p, axes, ks, 1e-6, 200.0, cg_maxiter=maxiter)
     ref = model(400)
     u_ref = ref.solve_u(np.zeros((n, n)), 1e10, 1e10)
     short = model(3)
     u = short.solve_u(np.zeros((n, n)), 1e10, 1e10)
     assert short.cg_rel <= short.cg_accept
     assert np.linalg.norm(u - u_ref) <= 1e-5 * np.linalg.norm(u_ref)
+
+
+# ---------------------------------------------------------------- first-order terms (advection)
+
+def _small_advection_problem():
+    u = lambda x, t: np.sin(2 * x - 3 * t) + 0.5 * x * t
+    # u_t + 1.5 u_x - 0.5 u = f
+    f = lambda x, t: (-3 * np.cos(2 * x - 3 * t) + 0.5 * x) + 1.5 * (2 * np.cos(2 * x - 3 * t) + 0.5 * t) - 0.5 * u(x, t)
+    return P.Problem([(0, 2.0), (0, 1.5)], {(1, 0): 1.5, (0, 1): 1.0, (0, 0): -0.5},
+                     source=f, boundary=u, exact=u, freq_scale=1.0)
+
+
+def _dense_normal_solution(m, tau1, tau2):
+    f = m.factors()["f"]
+    n1, n2 = m.shape
+    K = np.kron(f[0]["K"], f[1]["K"])
+    A = (np.kron(f[0]["Aop"] @ f[0]["Kinv"], np.eye(n2)) + np.kron(np.eye(n1), f[1]["Aop"] @ f[1]["Kinv"])
+         + m.c0 * np.eye(n1 * n2))
+    Pb = np.diag(m.mask.ravel().astype(float))
+    g = np.zeros(n1 * n2)
+    g[m.mask.ravel()] = m.g
+    H = np.linalg.inv(K) + m.lambda_b * tau1 * Pb + tau2 * A.T @ A
+    b = m.lambda_b * tau1 * g + tau2 * A.T @ m.F.ravel()
+    return np.linalg.solve(H, b).reshape(n1, n2)
+
+
+def test_advection_whitening_is_complex_and_diagonalises_the_operator():
+    m = _model_2d(_small_advection_problem(), (10, 8), _small_kernels())
+    assert m.complex and m.odd == [True, True]
+    f = m.factors()["f"]
+    for fd in f:
+        # A_d T_d = T_d diag(e_d) with e_d imaginary, T_d T_d^H = K_d
+        Ad = fd["Aop"] @ fd["Kinv"]
+        np.testing.assert_allclose(Ad @ fd["T"], fd["T"] * fd["e"], atol=1e-9 * np.abs(fd["T"]).max())
+        np.testing.assert_allclose(fd["T"] @ fd["T"].conj().T, fd["K"], atol=1e-12)
+        assert np.abs(fd["e"].real).max() == 0.0 and np.abs(fd["e"].imag).max() > 0
+
+
+def test_advection_u_solve_matches_dense_normal_equations():
+    """Complex PCG on the Hermitian normal equations gives the real minimiser (imaginary part at
+    the CG tolerance)."""
+    m = _model_2d(_small_advection_problem(), (10, 8), _small_kernels())
+    m.cg_maxiter = 2000
+    U = m.solve_u(np.zeros((10, 8)), 3.0, 50.0)
+    assert m.cg_rel < 1e-9
+    assert U.dtype == np.float64 and m.imag_rel < 1e-8
+    ref = _dense_normal_solution(m, 3.0, 50.0)
+    np.testing.assert_allclose(U, ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
+
+
+def test_generic_capacitance_matches_the_2d_block_assembly():
+    """The d-D capacitance (P_0^{-1} on batches of rank-one grids) and the 2-D block assembly
+    are independent constructions of B P_0^{-1} B^H: real (Poisson) and complex (advection)."""
+    for prob in (_small_2d_problem(), _small_advection_problem()):
+        m = _model_2d(prob, (10, 8), _small_kernels())
+        R = np.random.default_rng(0).standard_normal((10, 8)).astype(m.factors()["D"].dtype)
+        a = m.preconditioner(3.0, 5.0, generic=True)(R)
+        b = m.preconditioner(3.0, 5.0, generic=False)(R)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9 * np.abs(b).max())
+
+
+def test_advection_preconditioner_is_the_stated_inverse():
+    m = _model_2d(_small_advection_problem(), (10, 8), _small_kernels())
+    f = m.factors()["f"]
+    D = m.factors()["D"].ravel()
+    assert np.abs(D).min() > 1e-8 * np.abs(D).max()   # no floor in play on this grid
+    tau1, tau2 = 3.0, 5.0
+    Bt = np.array([m._bt(e.reshape(10, 8).astype(complex), f) for e in np.eye(80)]).T
+    sh = 1.0 / math.sqrt(tau2 * np.max(np.abs(D) ** 2))
+    G = np.kron(f[0]["G"] + sh * np.eye(10), f[1]["G"] + sh * np.eye(8))
+    Pm = tau2 * D.conj()[:, None] * G * D[None, :] + 200.0 * tau1 * Bt.conj().T @ Bt
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((10, 8)) + 1j * rng.standard_normal((10, 8))
+    want = np.linalg.solve(Pm, R.ravel())
+    np.testing.assert_allclose(m.preconditioner(tau1, tau2)(R).ravel(), want, rtol=1e-8,
+                               atol=1e-10 * np.abs(want).max())
+
+
+def test_advection_gradient_matches_finite_differences():
+    """Odd orders: K^(1) is antisymmetric, so its hyperparameter gradient enters with signed
+    lags; value_grad and the profiled (envelope-theorem) gradient against central differences."""
+    ks = _small_kernels()
+    m = _model_2d(_small_advection_problem(), (12, 10), ks)
+    m.cg_maxiter = 2000
+    th = m.theta() + 0.05
+    m.set_theta(th)
+    U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
+    _, g, _ = m.value_grad(U, 30.0)
+    fd = np.empty_like(g)
+    for i in range(th.size):
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        m.set_theta(th + e)
+        a = m.value_grad(U, 30.0)[0]
+        m.set_theta(th - e)
+        fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+    store = {"U": U}
+    _, gp_ = m.profiled(th, 10.0, 30.0, store)
+    for i in np.argsort(-np.abs(gp_))[:3]:
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        fp = (m.profiled(th + e, 10.0, 30.0, {"U": U})[0]
+              - m.profiled(th - e, 10.0, 30.0, {"U": U})[0]) / 2e-6
+        assert abs(fp - gp_[i]) <= 1e-4 * abs(gp_[i])
+
+
+def test_advection_2d_small_grid_solves():
+    """u_t + 5 u_x = 0, u = sin(x - 5t) on [0, 1]^2 with Dirichlet data on the whole boundary
+    (the paper's advection case scaled down from beta = 200 on 200^2)."""
+    p = P.advection_2d(5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 20, n_components=8, max_iter=3, lambda_b=500.0)
+    assert sol.status in ("converged", "max_iter"), sol.message
+    assert sol.error(100) < 1e-4
+    assert sol.history[-1]["imag_rel"] < 1e-7
+
+
+# ---------------------------------------------------------------- d = 3
+
+def _small_3d_problem():
+    u = lambda x, y, z: np.sin(2 * x) * np.sin(y + 0.3) * np.cos(z) + x * z
+    return P.Problem([(0, 2.0), (0, 1.5), (0, 1.2)], {(2, 0, 0): 1.0, (0, 2, 0): 0.7, (0, 0, 2): 1.3,
+                                                      (0, 0, 0): -0.5},
+                     source=lambda x, y, z: 0 * x + 1.0, boundary=u)
+
+
+def _small_3d_kernels():
+    return [gp.make_kernel("student_t", 3, 1.0, log_a=-1.0), gp.make_kernel("gaussian", 3, 1.0, log_a=-1.0),
+            gp.make_kernel("student_t", 2, 0.5, log_a=-0.5)]
+
+
+def test_3d_u_solve_matches_dense_normal_equations():
+    shape = (7, 6, 5)
+    m = _model_2d(_small_3d_problem(), shape, _small_3d_kernels())
+    tau1, tau2 = 3.0, 50.0
+    U = m.solve_u(np.zeros(shape), tau1, tau2)
+    assert m.cg_rel < 1e-9
+    f = m.factors()["f"]
+    K = np.kron(np.kron(f[0]["K"], f[1]["K"]), f[2]["K"])
+    I = [np.eye(n) for n in shape]
+    A = m.c0 * np.eye(U.size)
+    for d in range(3):
+        mats = [f[d]["Aop"] @ f[d]["Kinv"] if i == d else I[i] for i in range(3)]
+        A = A + np.kron(np.kron(mats[0], mats[1]), mats[2])
+    Pb = np.diag(m.mask.ravel().astype(float))
+    g = np.zeros(U.size)
+    g[m.mask.ravel()] = m.g
+    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
+    b = 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel()
+    ref = np.linalg.solve(H, b)
+    np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
+    # boundary operator: every node of the six faces, once, in mask order
+    Y = np.random.default_rng(1).standard_normal(shape)
+    np.testing.assert_allclose(m._bt(Y, f), m._to_u(Y, f)[m.mask], atol=1e-12 * np.abs(Y).max())
+
+
+def test_3d_gradient_matches_finite_differences():
+    shape = (7, 6, 5)
+    m = _model_2d(_small_3d_problem(), shape, _small_3d_kernels())
+    th = m.theta() + 0.05
+    m.set_theta(th)
+    U = m.solve_u(np.zeros(shape), 10.0, 30.0)
+    _, g, _ = m.value_grad(U, 30.0)
+    fd = np.empty_like(g)
+    for i in range(th.size):
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        m.set_theta(th + e)
+        a = m.value_grad(U, 30.0)[0]
+        m.set_theta(th - e)
+        fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+
+
+def test_3d_poisson_small_grid():
+    """sin(3x) sin(3y) sin(3z) on [0, 1]^3, 10^3 nodes: 2.1e-4 after one outer iteration (the
+    kernel at its initial hyperparameters gives ~1e-2)."""
+    p = P.poisson_3d(3.0, (0.0, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        sol = solve(p, 10, n_components=6, max_iter=1, lbfgs_steps=10)
+    assert sol.values.shape == (10, 10, 10)
+    assert sol.status in ("converged", "max_iter"), sol.message
+    assert sol.error(40) < 5e-4
+    pts = np.array([[0.3, 0.4, 0.1], [0.15, 0.72, 0.5]])
+    np.testing.assert_allclose(sol.predict(pts), p.exact(*pts.T), atol=1e-3)
+    np.testing.assert_allclose(sol.predict(pts, order=(2, 0, 0)), -9 * p.exact(*pts.T), atol=0.05)
+
+
+def test_3d_preconditioner_is_the_stated_inverse():
+    """d = 3 uses the generic capacitance (P_0^{-1} on batches of rank-one boundary grids)."""
+    shape = (6, 5, 4)
+    m = _model_2d(_small_3d_problem(), shape, _small_3d_kernels())
+    f = m.factors()["f"]
+    D = m.factors()["D"].ravel()
+    n = D.size
+    tau1, tau2 = 3.0, 5.0
+    Bt = np.array([m._bt(e.reshape(shape), f) for e in np.eye(n)]).T
+    sh = (tau2 * np.max(D * D)) ** (-1.0 / 3.0)   # tau_2 max D^2 s^d = 1
+    G = np.kron(np.kron(*(fd["G"] + sh * np.eye(len(fd["lam"])) for fd in f[:2])),
+                f[2]["G"] + sh * np.eye(shape[2]))
+    Pm = tau2 * D[:, None] * G * D[None, :] + 200.0 * tau1 * Bt.T @ Bt
+    R = np.random.default_rng(0).standard_normal(shape)
+    want = np.linalg.solve(Pm, R.ravel())
+    np.testing.assert_allclose(m.preconditioner(tau1, tau2)(R).ravel(), want, rtol=1e-8,
+                               atol=1e-10 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("make", [lambda: P.poisson_3d(3.0), lambda: P.helmholtz_3d(3.0, 2.0)])
+def test_3d_constructors_exact_solution(make):
+    p = make()
+    x, y, z = np.meshgrid(np.linspace(0.1, 0.9, 4), np.linspace(0.2, 0.8, 3), np.linspace(0.3, 0.7, 3),
+                          indexing="ij")
+    u, h = p.exact, 1e-4
+    lap = sum((u(*(c + h * (i == j) for i, c in enumerate((x, y, z))))
+               - 2 * u(x, y, z) + u(*(c - h * (i == j) for i, c in enumerate((x, y, z))))) / h ** 2
+              for j in range(3))
+    c0 = p.operator.get((0, 0, 0), 0.0)
+    np.testing.assert_allclose(lap + c0 * u(x, y, z), p.source(x, y, z), rtol=1e-5, atol=1e-4)

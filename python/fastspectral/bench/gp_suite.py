@@ -1,4 +1,5 @@
-"""Benchmark suite for fastspectral.gp: the GP-HM solver on the paper's 1-D and 2-D problems.
+"""Benchmark suite for fastspectral.gp: the GP-HM solver on the paper's 1-D and 2-D problems,
+2-D advection and a 3-D Poisson problem.
 
 For each problem, "ours" is ``gp.solve`` (Student-t or Gaussian mixture, Q = 30, the paper's
 grid) and "theirs" a peer on the same grid: a second-order finite-difference solve (Newton for
@@ -8,7 +9,12 @@ linearly), and the error the paper's authors logged after 1e5 Adam steps (~20-40
 GPU).  ``--quick`` uses sin(20x) on 100 points in 1-D and sin(10x) sin(10y) on 60^2 in 2-D.
 
 2-D Allen-Cahn runs at a reduced size (omega = 10 on a 40^2 grid): at the paper's omega = 100,
-400^2 the Gauss-Newton CG solves do not converge (solver2d's preconditioner leaves out N'(U)).
+400^2 the Gauss-Newton CG solves do not converge (solver_nd's preconditioner leaves out N'(U)).
+2-D advection u_t + beta u_x = 0 runs at the paper's beta = 200 on 200^2 (lambda_b = 500;
+~5 minutes; no published error in our notes; beta = 50 on 128^2 does not converge, see
+solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3d:
+sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3, 8^3), errors on 100^3 points,
+7-point finite differences; no published figure for either.
 
 ``run_standalone()`` solves each problem once and prints error and wall time:
 ``OPENBLAS_NUM_THREADS=1 python -m fastspectral.bench.gp_suite`` (one BLAS thread: on a shared
@@ -25,8 +31,8 @@ import numpy as np
 from ._harness import Case, Prepared
 
 NAME = "gp"
-DESCRIPTION = ("GP-HM PDE solver (1D Poisson / Allen-Cahn, 2D Poisson / Allen-Cahn) vs finite "
-               "differences, SE/Matern GPs")
+DESCRIPTION = ("GP-HM PDE solver (1D Poisson / Allen-Cahn, 2D Poisson / Allen-Cahn / advection, "
+               "3D Poisson) vs finite differences, SE/Matern GPs")
 NOTE = ("Errors: relative L2 on 300 points. Published GP-HM (Fang et al. 2024, Adam 1e5 steps, "
         "GPU): Poisson 6.5e-7 (StM) / 4.0e-7 (GM), Allen-Cahn 4.9e-6 / 7.7e-7; 2D Poisson 400^2 "
         "6.9e-5 / 6.5e-5 (1.5-2.3 h). 2D: the paper's finite-precision objective with tau held at "
@@ -40,8 +46,78 @@ PUBLISHED = {("poisson", "student_t"): 6.5e-7, ("poisson", "gaussian"): 4.0e-7,
 
 def _problem(kind: str, omega: float):
     from fastspectral import gp
+    if kind == "poisson3d":
+        # one to two periods per dimension on [0, 1]^3: 3-D grids stay small (the capacitance
+        # matrix of the preconditioner costs ~N_b mode-product chains per hyperparameter trial)
+        return gp.poisson_3d(omega, (0.0, 1.0))
     return {"poisson": gp.poisson_1d, "allen_cahn": gp.allen_cahn_1d,
-            "poisson2d": gp.poisson_2d, "allen_cahn2d": gp.allen_cahn_2d}[kind](omega)
+            "poisson2d": gp.poisson_2d, "allen_cahn2d": gp.allen_cahn_2d,
+            "advection2d": gp.advection_2d}[kind](omega)
+
+
+def _gp_kwargs(kind: str) -> dict:
+    # the paper's boundary weight for advection
+    return {"lambda_b": 500.0} if kind == "advection2d" else {}
+
+
+def fd_advection(problem, n: int):
+    """Implicit first-order upwind for u_t + beta u_x = 0 (beta > 0; dimension 0 is x, 1 is t)
+    on the n x n grid: inflow data at x = lo and the initial line t = lo from the boundary
+    data, one forward substitution per time step (unconditionally stable, first order)."""
+    axes = problem.grid_axes([n, n])
+    beta = problem.operator[(1, 0)] / problem.operator[(0, 1)]
+    if beta <= 0:
+        raise ValueError("fd_advection expects a positive advection speed")
+    hx, ht = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
+    mask = problem.boundary_mask((n, n))
+    B = np.zeros((n, n))
+    B[mask] = problem.boundary_on(axes)
+    U = np.zeros((n, n))
+    U[:, 0] = B[:, 0]
+    c = beta * ht / hx
+    for k in range(1, n):
+        U[0, k] = B[0, k]
+        for i in range(1, n):
+            U[i, k] = (U[i, k - 1] + c * U[i - 1, k]) / (1.0 + c)
+    return axes, U
+
+
+def fd_solve_nd(problem, n: int):
+    """Second-order central differences for a linear sum_d c_d u_{x_d x_d} + c_0 u = f on the
+    n^d grid (d >= 3), Dirichlet data, sparse LU."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    d = problem.ndim
+    axes = problem.grid_axes([n] * d)
+    F = problem.source_on(axes)
+    mask = problem.boundary_mask((n,) * d)
+    U = np.zeros((n,) * d)
+    U[mask] = problem.boundary_on(axes)
+    m = n - 2
+    L = sp.csr_matrix((m ** d, m ** d))
+    rhs = F[(slice(1, -1),) * d].copy()
+    for ax in range(d):
+        c = problem.operator.get(tuple(2 if i == ax else 0 for i in range(d)), 0.0)
+        if not c:
+            continue
+        h = axes[ax][1] - axes[ax][0]
+        T = c * sp.diags([np.ones(m - 1), -2 * np.ones(m), np.ones(m - 1)], [-1, 0, 1]) / h ** 2
+        mats = [T if i == ax else sp.identity(m) for i in range(d)]
+        K = mats[0]
+        for M_ in mats[1:]:
+            K = sp.kron(K, M_)
+        L = L + K
+        # boundary neighbours move to the right-hand side
+        for end, inner in ((0, 0), (-1, -1)):
+            idx = [slice(1, -1)] * d
+            idx[ax] = end
+            sl = [slice(None)] * d
+            sl[ax] = inner
+            rhs[tuple(sl)] -= c * U[tuple(idx)] / h ** 2
+    L = L + problem.operator.get((0,) * d, 0.0) * sp.identity(m ** d)
+    U[(slice(1, -1),) * d] = spl.spsolve(L.tocsc(), rhs.ravel()).reshape((m,) * d)
+    return axes, U
 
 
 def fd_solve_2d(problem, n: int, newton_steps: int = 30):
@@ -104,8 +180,13 @@ def fd_solve(problem, n: int, newton_steps: int = 30):
     return x, np.concatenate([[g[0]], u, [g[-1]]])
 
 
+def _npts(problem) -> int:
+    """Error points per dimension: the paper's 300, but 100 in 3-D (10^6 points)."""
+    return 300 if problem.ndim <= 2 else 100
+
+
 def _rel_err(problem, values_at_300):
-    xs = [np.linspace(lo, hi, 300) for lo, hi in problem.domain]
+    xs = [np.linspace(lo, hi, _npts(problem)) for lo, hi in problem.domain]
     ue = problem.exact(*np.meshgrid(*xs, indexing="ij"))
     return float(np.linalg.norm(values_at_300 - ue) / np.linalg.norm(ue))
 
@@ -115,10 +196,18 @@ def _fd_err(problem, n):
         x, u = fd_solve(problem, n)
         return _rel_err(problem, np.interp(np.linspace(*problem.domain[0], 300), x, u))
     from scipy.interpolate import RegularGridInterpolator
-    axes, U = fd_solve_2d(problem, n)
-    xs = [np.linspace(lo, hi, 300) for lo, hi in problem.domain]
+    axes, U = _fd(problem, n)
+    xs = [np.linspace(lo, hi, _npts(problem)) for lo, hi in problem.domain]
     P = np.stack(np.meshgrid(*xs, indexing="ij"), -1)
     return _rel_err(problem, RegularGridInterpolator(axes, U)(P))
+
+
+def _fd(problem, n):
+    if problem.ndim == 1:
+        return fd_solve(problem, n)
+    if problem.ndim == 2 and (1, 0) in problem.operator:
+        return fd_advection(problem, n)
+    return fd_solve_2d(problem, n) if problem.ndim == 2 else fd_solve_nd(problem, n)
 
 
 def _gp_run(problem, n, kernel, **kw):
@@ -126,6 +215,11 @@ def _gp_run(problem, n, kernel, **kw):
     if problem.ndim == 2 and not problem.is_linear:
         # each Gauss-Newton U solve is CG-bound: few outer iterations (the error settles within 5)
         kw.setdefault("max_iter", 5)
+    if problem.ndim >= 3:
+        # every hyperparameter trial builds the d-D capacitance matrix (~N_b mode-product
+        # chains): 3 outer iterations (poisson_3d(3) on 10^3 gave 1.3e-4 after 5 in 93 s, the
+        # error settled after the first)
+        kw.setdefault("max_iter", 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gp.GPSolverWarning)
         return gp.solve(problem, n, kernel=kernel, track_error=False, **kw)
@@ -134,17 +228,17 @@ def _gp_run(problem, n, kernel, **kw):
 def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
     def prepare() -> Prepared:
         problem = _problem(kind, omega)
-        xs = [np.linspace(lo, hi, 300) for lo, hi in problem.domain]
+        xs = [np.linspace(lo, hi, _npts(problem)) for lo, hi in problem.domain]
 
         def ours():
-            return _gp_run(problem, n, kernel)
+            return _gp_run(problem, n, kernel, **_gp_kwargs(kind))
 
         if peer == "fd":
             def theirs():
-                return fd_solve(problem, n) if problem.ndim == 1 else fd_solve_2d(problem, n)
+                return _fd(problem, n)
         else:
             def theirs():
-                return _gp_run(problem, n, peer)
+                return _gp_run(problem, n, peer, **_gp_kwargs(kind))
 
         def metrics(a: Any, b: Any) -> dict[str, float]:
             err_b = (_fd_err(problem, n) if peer == "fd"
@@ -157,39 +251,46 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 
         return Prepared(ours=ours, theirs=theirs, metrics=metrics)
 
-    competitor = "finite differences (2nd order)" if peer == "fd" else f"GP, plain {peer} kernel"
+    if peer != "fd":
+        competitor = f"GP, plain {peer} kernel"
+    elif kind == "advection2d":
+        competitor = "finite differences (implicit upwind, 1st order)"
+    else:
+        competitor = "finite differences (2nd order)"
+    label = f"beta{omega:g}" if kind == "advection2d" else f"sin{omega:g}x"
     return Case(suite=NAME, kernel=f"gp-hm-{kernel}", competitor=competitor,
-                input=f"{kind}-sin{omega:g}x-n{n}", n=n, dtype="f64", threads=None,
+                input=f"{kind}-{label}-n{n}", n=n, dtype="f64", threads=None,
                 competitor_threads=None, prepare=prepare,
                 params={"problem": kind, "omega": omega, "grid": n, "kernel": kernel})
 
 
-# (omega, grid) per problem: the paper's settings, and the --quick ones
+# (omega, grid) per problem: the paper's settings, and the --quick ones.  advection2d: (beta,
+# grid).  poisson3d: sin(omega x) sin(omega y) sin(omega z) on [0, 1]^3.
 FULL = {"poisson": (100.0, 400), "allen_cahn": (100.0, 400), "poisson2d": (100.0, 400),
-        "allen_cahn2d": (10.0, 40)}
+        "allen_cahn2d": (10.0, 40), "advection2d": (200.0, 200), "poisson3d": (6.0, 16)}
 QUICK = {"poisson": (20.0, 100), "allen_cahn": (20.0, 100), "poisson2d": (10.0, 60),
-         "allen_cahn2d": (5.0, 24)}
+         "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "poisson3d": (3.0, 8)}
+KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "poisson3d")
 
 
 def cases(config) -> list[Case]:
     if config.device == "gpu":
         return []
     size = QUICK if config.quick else FULL
-    out = [_case(kind, *size[kind], "student_t", "fd")
-           for kind in ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d")]
+    out = [_case(kind, *size[kind], "student_t", "fd") for kind in KINDS]
     if not config.quick:
         om, n = size["poisson"]
         out += [_case("poisson", om, n, "gaussian", "fd"),
                 _case("poisson", om, n, "student_t", "se"),
                 _case("poisson", om, n, "student_t", "matern52")]
-        om, n = size["poisson2d"]
-        out += [_case("poisson2d", om, n, "student_t", "se"),
-                _case("poisson2d", om, n, "student_t", "matern52")]
+        for kind in ("poisson2d", "advection2d", "poisson3d"):
+            om, n = size[kind]
+            out += [_case(kind, om, n, "student_t", "se"),
+                    _case(kind, om, n, "student_t", "matern52")]
     return out
 
 
-def run_standalone(quick: bool = False, kinds=("poisson", "allen_cahn", "poisson2d", "allen_cahn2d"),
-                   methods=None) -> list[dict]:
+def run_standalone(quick: bool = False, kinds=KINDS, methods=None) -> list[dict]:
     """Solve each problem once per method; print and return error and wall time.
 
     methods defaults to all in 1-D; in 2-D the Gaussian mixture is left out of the full run
@@ -204,14 +305,14 @@ def run_standalone(quick: bool = False, kinds=("poisson", "allen_cahn", "poisson
                    else ("student_t", "se", "matern52", "fd"))
         else:
             use = methods
-        xs = [np.linspace(lo, hi, 300) for lo, hi in problem.domain]
+        xs = [np.linspace(lo, hi, _npts(problem)) for lo, hi in problem.domain]
         for method in use:
             t0 = time.perf_counter()
             if method == "fd":
                 err = _fd_err(problem, n)
                 status = "direct"
             else:
-                sol = _gp_run(problem, n, method)
+                sol = _gp_run(problem, n, method, **_gp_kwargs(kind))
                 err = _rel_err(problem, sol.predict_grid(*xs))
                 status = f"{sol.status}/{sol.n_iter} it"
             dt = time.perf_counter() - t0

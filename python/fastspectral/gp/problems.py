@@ -22,7 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d", "advection_2d"]
+__all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d", "advection_2d",
+           "poisson_3d", "helmholtz_3d"]
 
 
 class Problem:
@@ -201,13 +202,33 @@ def advection_2d(beta: float = 200.0, domain=((0.0, 1.0), (0.0, 1.0))) -> Proble
     """u_t + beta u_x = 0 on [0, 1] (x) x [0, 1] (t), u = sin(x - beta t), Dirichlet data on the
     whole box boundary (the paper's advection case: beta = 200, 200^2 grid, lambda_b = 500).
 
-    Dimension 0 is x, dimension 1 is t.  The 2-D solver does not handle first-order terms yet
-    (``solve`` raises NotImplementedError for this problem)."""
+    Dimension 0 is x, dimension 1 is t.  Both dimensions carry odd-order terms only, so the
+    solver whitens them with complex unitary eigenvectors (see solver_nd); pass lambda_b=500
+    to ``solve`` for the paper's setting."""
     b = float(beta)
     u = lambda x, t: np.sin(x - b * t)
     return Problem(list(domain), {(1, 0): b, (0, 1): 1.0}, source=lambda x, t: 0.0 * x,
                    boundary=u, exact=u, freq_scale=max(1.0, 1.25 * b / (2 * math.pi)),
                    name=f"advection2d_beta{b:g}")
+
+
+def poisson_3d(omega: float = 4.0, domain=(0.0, 2 * math.pi)) -> Problem:
+    """u_xx + u_yy + u_zz = f on a cube, u = sin(omega x) sin(omega y) sin(omega z) (the 2-D
+    Poisson family extended to 3-D; no published GP-HM figure)."""
+    w = float(omega)
+    u = lambda x, y, z: np.sin(w * x) * np.sin(w * y) * np.sin(w * z)
+    return Problem([domain] * 3, {(2, 0, 0): 1.0, (0, 2, 0): 1.0, (0, 0, 2): 1.0},
+                   source=lambda x, y, z: -3 * w ** 2 * u(x, y, z), boundary=u, exact=u,
+                   freq_scale=_paper_freq_scale(w), name=f"poisson3d_sin{w:g}x")
+
+
+def helmholtz_3d(omega: float = 4.0, k: float = 3.0, domain=(0.0, 2 * math.pi)) -> Problem:
+    """u_xx + u_yy + u_zz + k^2 u = f on a cube, u = sin(omega x) sin(omega y) sin(omega z)."""
+    w, kk = float(omega), float(k)
+    u = lambda x, y, z: np.sin(w * x) * np.sin(w * y) * np.sin(w * z)
+    return Problem([domain] * 3, {(2, 0, 0): 1.0, (0, 2, 0): 1.0, (0, 0, 2): 1.0, (0, 0, 0): kk ** 2},
+                   source=lambda x, y, z: (kk ** 2 - 3 * w ** 2) * u(x, y, z), boundary=u, exact=u,
+                   freq_scale=_paper_freq_scale(w), name=f"helmholtz3d_sin{w:g}x_k{kk:g}")
 
 
 def _paper_freq_scale(omega):

@@ -31,8 +31,9 @@ unbounded below as a residual vanishes); the first length-scale is widened on co
 the reported solution is the iterate with the lowest objective (the paper reports the best of
 21 checkpoints *against the exact solution*, which a solver cannot do).
 
-Two-dimensional problems go to solver2d (same objective; U solved by preconditioned CG on
-Kronecker matvecs, tau kept at tau_max by default, see there).
+Problems in two or more dimensions go to solver_nd (same objective; U solved by preconditioned
+CG on Kronecker matvecs, complex for first-order terms, tau kept at tau_max by default, see
+there).
 """
 from __future__ import annotations
 
@@ -156,7 +157,7 @@ class GPSolution:
     def predict(self, points, order=0):
         """GP conditional mean (or a derivative) at points.
 
-        points: shape (N,) or (N, 1) in 1-D, (N, 2) in 2-D.  order: an int (1-D) or one int per
+        points: shape (N,) or (N, 1) in 1-D, (N, d) in d-D.  order: an int (1-D) or one int per
         dimension (derivative orders 0..2, e.g. (2, 0) for u_xx).
         """
         d = len(self.axes)
@@ -170,9 +171,14 @@ class GPSolution:
             raise ValueError(f"order must be an int or {d} ints, got {order!r}")
         if d == 1:
             return self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ self._alpha
-        K1 = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0])
-        K2 = self.kernels[1].matrix(pts[:, 1], self.axes[1], order=orders[1])
-        return np.einsum("nj,nj->n", K1 @ self._alpha, K2)
+        # contract alpha one axis at a time, keeping the point index n in front
+        Z = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ \
+            self._alpha.reshape(len(self.axes[0]), -1)
+        Z = Z.reshape((len(pts),) + self._alpha.shape[1:])
+        for i in range(1, d):
+            Ki = self.kernels[i].matrix(pts[:, i], self.axes[i], order=orders[i])
+            Z = np.einsum("nj...,nj->n...", Z, Ki)
+        return Z
 
     def predict_grid(self, *coords):
         """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim)."""
@@ -405,8 +411,11 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
           callback=None) -> GPSolution:
     """Solve ``problem`` with GP-HM on a uniform grid of ``grid_size`` nodes per dimension
     (endpoints included; an int or one int per dimension).  1-D: linear or nonlinear PDEs;
-    2-D: linear or nonlinear PDEs whose operator has no mixed or first-order terms (see
-    solver2d).
+    d >= 2 (see solver_nd): operators without mixed terms (u_xy); per dimension either even
+    orders only (u_xx, Laplacian, Helmholtz) or first order only (advection u_t + c u_x, linear
+    PDEs only; pass lambda_b=500 for the paper's advection setting); nonlinear PDEs with even
+    orders.  Unsupported operators raise NotImplementedError.  3-D grids up to ~24^3 are
+    practical (the preconditioner costs ~N_b mode-product chains per hyperparameter trial).
 
     Example
     -------
@@ -436,8 +445,9 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     tau_init : precisions used for the first U solve (then closed form).
     tau_max : upper bound on the learned noise precisions tau_1, tau_2.
     learn_tau : follow the closed-form tau (True) or keep tau_1 = tau_2 = tau_max (False).
-        Default: True in 1-D (where tau ends at the cap anyway), False in 2-D (see solver2d:
-        at the closed-form tau of 1e2-1e4 the 2-D U solve needs thousands of CG steps).
+        Default: True in 1-D (where tau ends at the cap anyway), False in d >= 2 (see
+        solver_nd: at the closed-form tau of 1e2-1e4 the 2-D U solve needs thousands of CG
+        steps).
     max_time : wall-clock budget in seconds (the best iterate so far is returned).
     verbose : print one line per outer iteration (the progress display).
     callback : called with each history record (a dict).
@@ -460,17 +470,17 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
            verbose, track_error, callback):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
-    if problem.ndim == 2:
-        from .solver2d import solve_2d
-        return solve_2d(problem, _sizes(grid_size, 2), kernel=kernel, n_components=n_components,
+    if problem.ndim >= 2:
+        from .solver_nd import solve_nd
+        return solve_nd(problem, _sizes(grid_size, problem.ndim), kernel=kernel,
+                        n_components=n_components,
                         freq_scale=freq_scale, max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol,
                         lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
                         tau_init=tau_init, learn_tau=bool(learn_tau), track_error=track_error,
                         verbose=verbose, callback=callback)
-    if problem.ndim != 1:
-        raise NotImplementedError("solve handles 1-D and 2-D problems only")
     if learn_tau is False:
-        raise NotImplementedError("learn_tau=False is implemented for 2-D problems only")
+        raise NotImplementedError("learn_tau=False is implemented for problems of 2 or more "
+                                  "dimensions only")
     (M,) = _sizes(grid_size, 1)
     axes = problem.grid_axes([M])
     ax = _Axis(axes[0])
