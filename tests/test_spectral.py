@@ -436,6 +436,31 @@ def test_cupy_matches_cpu_on_bench_shapes(B, C, shape, modes):
         np.testing.assert_allclose(ours.get(), cpu, rtol=0, atol=_tol(np.float32) * np.abs(cpu).max())
 
 
+@pytest.mark.parametrize("shape", [(16,), (17,), (12, 10), (9, 7), (6, 5, 8)])
+@pytest.mark.parametrize("cdtype", [np.complex64, np.complex128])
+def test_gpu_irfftn_logic_on_host(shape, cdtype):
+    """_gpu_irfftn (the GPU inverse, run here with numpy in cupy's place) is numpy's irfftn of a
+    non-Hermitian half spectrum: complex inverses over the leading axes, the imaginary parts of
+    the last axis' zero and Nyquist columns ignored; float32 in gives float32 out even though the
+    last axis runs in complex128 (the single-precision C2R workaround).  numpy's irfft ignores
+    those imaginary parts itself, so their explicit zeroing (for cuFFT) is only exercised by the
+    GPU tests."""
+    rng = np.random.default_rng(7)
+    half = shape[:-1] + (shape[-1] // 2 + 1,)
+    Y = (rng.standard_normal((2, 3) + half) + 1j * rng.standard_normal((2, 3) + half)).astype(cdtype)
+    rdtype = np.float32 if cdtype == np.complex64 else np.float64
+    axes = tuple(range(2, 2 + len(shape)))
+    Z = np.fft.ifftn(Y.astype(np.complex128), axes=axes[:-1], norm="forward") if len(shape) > 1 \
+        else Y.astype(np.complex128)
+    Z[..., 0] = Z[..., 0].real
+    if shape[-1] % 2 == 0:
+        Z[..., -1] = Z[..., -1].real
+    ref = np.fft.irfft(Z, n=shape[-1], axis=-1, norm="forward")
+    y = S._gpu_irfftn(Y.copy(), shape, "forward", np, rdtype)
+    assert y.dtype == rdtype and y.shape == (2, 3) + shape and y.flags.c_contiguous
+    np.testing.assert_allclose(y, ref, rtol=0, atol=_tol(rdtype) * np.abs(ref).max())
+
+
 @pytest.mark.gpu
 def test_cupy_non_default_stream_and_strided_input():
     """Work is queued on the caller's current stream (a non-blocking stream does not wait
