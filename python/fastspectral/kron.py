@@ -327,7 +327,10 @@ def kron_matvec(factors: Sequence[Any], x: Any, *, transpose: bool = False, out:
     out : optional array (..., prod m_i) of the result dtype.
 
     Returns an array (..., prod m_i) of the promoted dtype (float32/float64 run in C++/CUDA;
-    integers become float64; complex uses a tensordot fallback).
+    integers become float64; complex uses a tensordot fallback).  On the CPU a result of 1 MiB
+    or more is a view of a block from ``fastspectral._outpool`` (reused once no array refers to
+    it, so repeated calls skip the OS's page zeroing); it behaves as a normal array except that
+    ``ndarray.resize`` refuses it.
 
     >>> import numpy as np
     >>> A, B = np.ones((2, 3)), np.eye(4)
