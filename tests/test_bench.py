@@ -214,6 +214,30 @@ def test_time_case_interleaves_and_is_consistent() -> None:
     assert res.to_json()["ratio"] == res.ratio
 
 
+def test_single_shot_and_capped_cases() -> None:
+    """max_repeats=1: exactly one call per side, whose outputs reach the metrics; a larger cap
+    limits the interleaved repeats."""
+    calls: list[str] = []
+    seen: list[tuple] = []
+
+    def prepare() -> _harness.Prepared:
+        return _harness.Prepared(ours=lambda: calls.append("A") or "a",
+                                 theirs=lambda: calls.append("B") or "b",
+                                 metrics=lambda x, y: seen.append((x, y)) or {"m": 1.0})
+
+    kw = dict(suite="t", kernel="k", competitor="c", input="i", n=10, dtype="f64", threads=1,
+              competitor_threads=1, prepare=prepare)
+    settings = _harness.RunSettings(min_repeats=5, max_repeats=9, budget_s=0.0, min_sample_s=0.0)
+    res = _harness.time_case(_harness.Case(**kw, max_repeats=1), settings)
+    assert calls == ["A", "B"] and seen == [("a", "b")]
+    assert res.ours.repeats == res.theirs.repeats == 1 and res.metrics == {"m": 1.0}
+    assert res.ours.median_s > 0 and res.theirs.median_s > 0
+    calls.clear()
+    res = _harness.time_case(_harness.Case(**kw, max_repeats=2), settings)
+    assert res.ours.repeats == res.theirs.repeats == 2
+    assert calls.count("A") == calls.count("B") == 4   # warm-up, calibration, 2 timed
+
+
 def test_side_result_statistics() -> None:
     s = _harness.SideResult.from_samples([3.0, 1.0, 2.0, 4.0, 100.0], number=2, n=10)
     assert (s.median_s, s.min_s, s.max_s, s.q25_s, s.q75_s) == (3.0, 1.0, 100.0, 2.0, 4.0)

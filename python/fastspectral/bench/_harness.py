@@ -97,6 +97,10 @@ class Case:
     device: str = "cpu"
     competitor_device: str = "cpu"
     params: dict[str, Any] = field(default_factory=dict)
+    #: Timed calls per side at most.  1 means single-shot: one timed call per side, whose
+    #: outputs also feed the metrics (for cases that run for seconds to minutes, such as whole
+    #: PDE solves, where warm-up and calibration calls would multiply the run time).
+    max_repeats: int | None = None
 
     def label(self) -> str:
         """Short human description used in progress lines."""
@@ -298,6 +302,8 @@ def time_case(case: Case, settings: RunSettings) -> CaseResult:
     with np.errstate(all="ignore"), openmp_limit(case.threads), blas_limit(case.competitor_threads):
         observed = openmp_threads() if case.threads is not None else None
         prep = case.prepare()
+        if case.max_repeats == 1:
+            return _time_single_shot(case, prep, observed)
         out_ours, n_ours = _calibrate(prep.ours, prep.ours_timer, settings.min_sample_s)
         out_theirs, n_theirs = _calibrate(prep.theirs, prep.theirs_timer, settings.min_sample_s)
         metrics = prep.metrics(out_ours, out_theirs) if prep.metrics is not None else {}
@@ -305,7 +311,8 @@ def time_case(case: Case, settings: RunSettings) -> CaseResult:
         ours: list[float] = []
         theirs: list[float] = []
         t_start = time.perf_counter()
-        while len(ours) < settings.max_repeats:
+        max_repeats = min(settings.max_repeats, case.max_repeats or settings.max_repeats)
+        while len(ours) < max_repeats:
             # Alternate which side goes first so neither always inherits the other's cache state.
             if len(ours) % 2 == 0:
                 ours.append(prep.ours_timer(prep.ours, n_ours))
@@ -318,6 +325,21 @@ def time_case(case: Case, settings: RunSettings) -> CaseResult:
                 break
     return CaseResult(case=case, ours=SideResult.from_samples(ours, n_ours, case.n),
                       theirs=SideResult.from_samples(theirs, n_theirs, case.n),
+                      threads_observed=observed, metrics=metrics)
+
+
+def _time_single_shot(case: Case, prep: Prepared, observed: int | None) -> CaseResult:
+    """One timed call per side (CPU timers only); the outputs feed the metrics."""
+    if prep.ours_timer is not cpu_timer or prep.theirs_timer is not cpu_timer:
+        raise ValueError(f"{case.label()}: single-shot cases need the CPU timer")
+    t0 = time.perf_counter()
+    out_ours = prep.ours()
+    t1 = time.perf_counter()
+    out_theirs = prep.theirs()
+    t2 = time.perf_counter()
+    metrics = prep.metrics(out_ours, out_theirs) if prep.metrics is not None else {}
+    return CaseResult(case=case, ours=SideResult.from_samples([t1 - t0], 1, case.n),
+                      theirs=SideResult.from_samples([t2 - t1], 1, case.n),
                       threads_observed=observed, metrics=metrics)
 
 

@@ -16,6 +16,10 @@ solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3
 sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3, 8^3), errors on 100^3 points,
 7-point finite differences; no published figure for either.
 
+Every harness case is single-shot (``Case.max_repeats = 1``): one timed solve per side, whose
+results also give the errors; a solve takes seconds to minutes, so warm-up and repeated calls
+would multiply the run time, and its wall time is far above the timer noise.
+
 ``run_standalone()`` solves each problem once and prints error and wall time:
 ``OPENBLAS_NUM_THREADS=1 python -m fastspectral.bench.gp_suite`` (one BLAS thread: on a shared
 2-core machine threaded BLAS on 400 x 400 matrices was 5-10x slower).
@@ -260,7 +264,7 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
     label = f"beta{omega:g}" if kind == "advection2d" else f"sin{omega:g}x"
     return Case(suite=NAME, kernel=f"gp-hm-{kernel}", competitor=competitor,
                 input=f"{kind}-{label}-n{n}", n=n, dtype="f64", threads=None,
-                competitor_threads=None, prepare=prepare,
+                competitor_threads=None, prepare=prepare, max_repeats=1,
                 params={"problem": kind, "omega": omega, "grid": n, "kernel": kernel})
 
 
