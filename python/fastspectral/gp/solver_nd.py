@@ -99,9 +99,13 @@ shift without switching, adaptive = the default):
   184), still improving at max_iter.  allen_cahn_2d(20), 80^2, max_iter=3: old 9.1e-5
   'stalled' in 19 s (17421 steps); new 1.2e-4 in 9 s (6410 steps; the objective keeps
   falling while the error rises from 9.5e-5: the model, not the solver).
-  allen_cahn_2d(100) on 400^2 with the new shift (lbfgs_steps=10, max_time=1200): 3.8e-3
-  after the first outer iteration (329 s), 4.0e-3 after the second (534 s); PCG 60-600 steps
-  per U solve (paper: 5.7e-3 Student-t / 2.6e-3 Gaussian after 4.5-5 h of Adam on a GPU).
+  allen_cahn_2d(100) on 400^2 (the paper's case) with the new shift, max_iter=3,
+  lbfgs_steps=10: 3.8e-3 after the first outer iteration (329 s), 4.0e-3 after the second
+  (534 s), 3.8e-3 after the third (750 s, 11202 PCG steps over 70 evaluations, 60-600 per U
+  solve); the paper: 5.7e-3 (Student-t) / 2.6e-3 (Gaussian) after 4.5-5 h of Adam on a GPU.
+  Adaptive (the default), 400^2: U solve from the initial theta 553 steps / 6.1e-9 in 27 s;
+  solve_nd(max_iter=1, lbfgs_steps=10): 3.67e-3 in 283 s (5860 PCG steps, 17 evaluations;
+  sign switches cost ~2x the steps of the fixed opposite-sign shift here).
 Not tried for lack of time: the GN-corrected preconditioner with an inner Krylov solve for
 N = I + E (A + s)^{-1} (flexible outer CG), and LSQR on the stacked operator.
 
