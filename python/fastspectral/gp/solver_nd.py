@@ -98,7 +98,8 @@ shift without switching, adaptive = the default):
   accepted evaluations); new 1.5e-5 in 15 s (25492, 192); adaptive 2.1e-5 in 18 s (31035,
   184), still improving at max_iter.  allen_cahn_2d(20), 80^2, max_iter=3: old 9.1e-5
   'stalled' in 19 s (17421 steps); new 1.2e-4 in 9 s (6410 steps; the objective keeps
-  falling while the error rises from 9.5e-5: the model, not the solver).
+  falling while the error rises from 9.5e-5: the model, not the solver); adaptive 1.25e-4
+  in 9 s (6962 steps).
   allen_cahn_2d(100) on 400^2 (the paper's case) with the new shift, max_iter=3,
   lbfgs_steps=10: 3.8e-3 after the first outer iteration (329 s), 4.0e-3 after the second
   (534 s), 3.8e-3 after the third (750 s, 11202 PCG steps over 70 evaluations, 60-600 per U
