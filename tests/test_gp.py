@@ -504,6 +504,49 @@ def test_2d_gauss_newton_survives_short_pcg_runs():
     assert np.linalg.norm(u - u_ref) <= 1e-5 * np.linalg.norm(u_ref)
 
 
+def _large_amplitude_allen_cahn():
+    # u up to 5: N'(u) = 3u^2 - 1 reaches 74, far beyond the low modes of the Laplacian
+    u = lambda x, y: 5.0 * np.sin(3 * x + 0.3) * np.cos(3 * y)
+    return P.Problem([(0.0, 1.0)] * 2, {(2, 0): 1.0, (0, 2): 1.0},
+                     source=lambda x, y: -18.0 * u(x, y) + u(x, y) * (u(x, y) ** 2 - 1),
+                     boundary=u, exact=u, nonlinearity=lambda v: v * (v * v - 1.0),
+                     dnonlinearity=lambda v: 3.0 * v * v - 1.0, freq_scale=2.0)
+
+
+def _ac_model(p, n, adapt):
+    from fastspectral.gp.kernels import make_kernel
+    from fastspectral.gp.solver_nd import _ModelND
+    ks = [make_kernel("student_t", 8, 2.0, log_a=0.0) for _ in range(2)]
+    m = _ModelND(p, p.grid_axes([n, n]), ks, 1e-6, 200.0)
+    m.gn_adapt = adapt
+    return m
+
+
+def test_2d_gauss_newton_shift_opposes_the_laplacian():
+    """The GN preconditioner's shift: minus the RMS of N'(U) for a Laplacian (D <= 0), so D + s
+    never crosses zero; mean(N'(U)) (> 0 here, the former shift) once the sign is switched."""
+    m = _ac_model(_large_amplitude_allen_cahn(), 12, 2)
+    assert np.all(m.factors()["D"] <= 1e-8 * np.abs(m.factors()["D"]).max())
+    dn = np.linspace(-1.0, 5.0, 144).reshape(12, 12)
+    assert m.gn_shift(dn) == pytest.approx(-np.sqrt(np.mean(dn ** 2)))
+    m.gn_flip = True
+    assert m.gn_shift(dn) == pytest.approx(np.mean(dn))
+
+
+def test_2d_gauss_newton_shift_sign_switches_after_capped_runs():
+    """Neither shift sign wins everywhere: on this large-amplitude Allen-Cahn the opposite-sign
+    shift alone ends the U solve above cg_accept (PCG runs keep hitting their cap), the
+    adaptive switch to the other sign reaches the minimiser (~1500 PCG steps, 0.6 s)."""
+    p = _large_amplitude_allen_cahn()
+    fixed, adaptive = _ac_model(p, 20, 0), _ac_model(p, 20, 2)
+    fixed.solve_u(np.zeros((20, 20)), 1e10, 1e10)
+    u = adaptive.solve_u(np.zeros((20, 20)), 1e10, 1e10)
+    assert adaptive.gn_flip and not fixed.gn_flip
+    assert adaptive.cg_rel <= 1e-2 * adaptive.cg_accept < fixed.cg_rel
+    ex = p.exact(*np.meshgrid(*p.grid_axes([20, 20]), indexing="ij"))
+    assert np.linalg.norm(u - ex) <= 0.2 * np.linalg.norm(ex)
+
+
 # ---------------------------------------------------------------- first-order terms (advection)
 
 def _small_advection_problem():

@@ -70,15 +70,45 @@ better minimiser of the model) with error 0.06-0.1, and the objective is not mon
 outer iterations (U solves accepted at 1e-6 relative gradient): the baseline's objective is a
 poor proxy for its accuracy there.  GP-HM kernels: 5.0e-5 (Student-t), 2.1e-5 (Gaussian).
 
-Still open: the preconditioner.  It shifts D by a constant for the GN diagonal N'(U); on the
-40^2 run above 95 % of the PCG runs stop at their 100-step cap (mean shift: 844 of 884 runs;
-max(N'): 512 of 550; median: 369 of 417; errors 5.7e-5 / 7.1e-5 / 9.1e-5 over 3 outer
-iterations, so the shift choice is not the lever).  The reason: in Y the GN term is
-diag(N'(U)) T, and T^{-1} diag(N') T is far from diagonal because T (K^{1/2}) is badly
-conditioned, so no shift of D approximates it.  A preconditioner that inverts
-A + diag(N'(U)) in U (e.g. an inner Krylov solve preconditioned by (A + s)^{-1}, which is
-diagonal in the T basis) is the next thing to try.  At the paper's 400^2, omega = 100 this
-path is still far too slow.
+Gauss-Newton shift.  The preconditioner shifts D by a constant s standing in for N'(U).  It
+was mean(N'(U)): > 0 for Allen-Cahn while D <= 0 (a Laplacian), so D + s crossed zero on a band
+of low modes, P_0 inverted nearly vanishing (floored) entries the true Jacobian A + diag(N')
+does not have, and > 90 % of the PCG runs hit their 100-step cap (40^2: mean shift 844 of 884
+runs; max(N'): 512 of 550; median: 369 of 417; all positive shifts).  Now s = -RMS(N'(U))
+(the sign of D's dominant entry; see gn_shift), as a negatively shifted Laplacian
+preconditions an indefinite Helmholtz operator.  Neither sign wins everywhere (on a
+large-amplitude Allen-Cahn, u = 5 sin(3x + 0.3) cos(3y), 20^2, Q = 8, initial kernel: mean
+shift 1303 PCG steps, opposite-sign shift 2412 and stuck at gradient 2.7e-6 > cg_accept), so
+gn_adapt = 2 consecutive capped PCG runs switch to the other sign (sticky): 1459 steps, 6e-9.
+Measured (tests/tools/dev_gp_precond.py; one BLAS thread; 2-core shared CPU, other jobs
+running, so times are rough; "U solve" = solve_u from U = 0 at fixed theta, tau = 1e10, PCG
+steps in total / relative nonlinear gradient; old = mean shift, new = opposite-sign RMS
+shift without switching, adaptive = the default):
+  allen_cahn_2d(10), 40^2, theta after 2 outer iterations: old 2901 steps / 8.1e-7 (30 GN
+  steps, not converged, U grid error 1.1e-3); new 442 / 6.9e-9 (2.3e-4); adaptive 642-742 /
+  7e-9.  Other constant shifts: 0: 2918 / 0.6 (diverged); -mean|N'|: 1469; -2 mean|N'|: 797;
+  -4 mean|N'|: 822; -10: 786; -30: 2151; -max N': 2266; -mean N': 2476 (not converged).
+  allen_cahn_2d(20), 80^2, learned theta: old 1522, new 241, adaptive 339 steps (all
+  converged, same U).
+  allen_cahn_2d(100), 400^2 (the paper's case), initial theta: old 2901 steps / 7.9e-5 in
+  280 s (U solve fails, so the old solver could not take a single hyperparameter step);
+  new 353 steps / 6.4e-9 in 36 s.
+  Full solves (solve_nd, learn_tau=False, Q = 30 Student-t, error on 300^2 points):
+  allen_cahn_2d(10), 40^2, max_iter=5: old 6.1e-5 'stalled' in 39 s (74592 PCG steps, 48
+  accepted evaluations); new 1.5e-5 in 15 s (25492, 192); adaptive 2.1e-5 in 18 s (31035,
+  184), still improving at max_iter.  allen_cahn_2d(20), 80^2, max_iter=3: old 9.1e-5
+  'stalled' in 19 s (17421 steps); new 1.2e-4 in 9 s (6410 steps; the objective keeps
+  falling while the error rises from 9.5e-5: the model, not the solver); adaptive 1.25e-4
+  in 9 s (6962 steps).
+  allen_cahn_2d(100) on 400^2 (the paper's case) with the new shift, max_iter=3,
+  lbfgs_steps=10: 3.8e-3 after the first outer iteration (329 s), 4.0e-3 after the second
+  (534 s), 3.8e-3 after the third (750 s, 11202 PCG steps over 70 evaluations, 60-600 per U
+  solve); the paper: 5.7e-3 (Student-t) / 2.6e-3 (Gaussian) after 4.5-5 h of Adam on a GPU.
+  Adaptive (the default), 400^2: U solve from the initial theta 553 steps / 6.1e-9 in 27 s;
+  solve_nd(max_iter=1, lbfgs_steps=10): 3.67e-3 in 283 s (5860 PCG steps, 17 evaluations;
+  sign switches cost ~2x the steps of the fixed opposite-sign shift here).
+Not tried for lack of time: the GN-corrected preconditioner with an inner Krylov solve for
+N = I + E (A + s)^{-1} (flexible outer CG), and LSQR on the stacked operator.
 
 First-order terms (advection u_t + beta u_x, 2-D).  K^(1) of a stationary kernel is
 antisymmetric, so a dimension whose terms are all first order has an antisymmetric E_d, a
@@ -279,6 +309,8 @@ class _ModelND:
         self.cg_accept = 1e-6
         self.d_floor_rel, self.d_floor_abs = 1e-8, 0.0
         self.shift_scale = 1.0     # factor on the preconditioner's shift s (experiments)
+        self.gn_shift_scale = 1.0  # factor on the Gauss-Newton shift (see gn_shift)
+        self.gn_adapt, self.gn_flip, self.gn_capped = 2, False, 0
         # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
         # flexible (Polak-Ribiere) CG update, on for the complex path (see solve_u)
         self.prec_refine = 0
@@ -611,9 +643,14 @@ class _ModelND:
             eta = min(0.1, math.sqrt(relg))
             # a short PCG run per GN step: allen_cahn_2d(10), 40^2 reached the same error
             # (5.7e-5) in 24 s with at most 100 steps against 56 s with 400
-            Yn, it, rel = _pcg(H, b, prec, Y, max(eta * relg, 0.1 * gn_tol),
-                               min(self.cg_maxiter, 100))
+            cap, tol_k = min(self.cg_maxiter, 100), max(eta * relg, 0.1 * gn_tol)
+            Yn, it, rel = _pcg(H, b, prec, Y, tol_k, cap)
             total += it
+            # neither shift sign wins everywhere (see gn_shift): gn_adapt consecutive runs that
+            # hit their cap switch the sign for the following runs (sticky over later U solves)
+            self.gn_capped = self.gn_capped + 1 if it >= cap and rel > tol_k else 0
+            if self.gn_adapt and self.gn_capped >= self.gn_adapt:
+                self.gn_flip, self.gn_capped = not self.gn_flip, 0
             dY = Yn - Y
             t = 1.0
             while t > 1e-4:
@@ -637,8 +674,21 @@ class _ModelND:
         return self._to_u(Y, f)
 
     def gn_shift(self, dn):
-        """Constant stand-in for the Gauss-Newton diagonal N'(U) in the preconditioner."""
-        return float(np.mean(dn))
+        """Constant stand-in for the Gauss-Newton diagonal N'(U) in the preconditioner: the
+        root-mean-square of N'(U), with the sign of D's dominant part (negative for a
+        Laplacian), so that D + s stays away from zero.
+
+        The previous shift, mean(N'(U)) (> 0 for Allen-Cahn, where D <= 0), made D + s cross
+        zero on a band of low modes, where P_0 then inverts a nearly vanishing (floored) entry
+        that the true Jacobian A + diag(N') does not have; most PCG runs hit their cap.  An
+        opposite-sign shift keeps P_0 definite with |D + s| >= |s| (as a negatively shifted
+        Laplacian preconditions an indefinite Helmholtz operator).  Numbers in the module
+        docstring ("Gauss-Newton shift")."""
+        if self.gn_flip:
+            return float(np.mean(dn))
+        D = self.factors()["D"].real
+        sign = -1.0 if float(D.flat[int(np.argmax(np.abs(D)))]) < 0 else 1.0
+        return sign * self.gn_shift_scale * float(np.sqrt(np.mean(dn * dn)))
 
     # ------------------------------------------------------------------ objective
     def state(self, U):
