@@ -58,6 +58,19 @@ def _scipy(name):
         raise ImportError("fastspectral.gp.solve needs SciPy (pip install scipy)") from e
 
 
+def _backtrack(phi, z, dz, f0):
+    """Halve the step t from 1 until phi(z + t dz) <= f0; returns (z + t dz, its phi), or None
+    when no step down to t = 1e-4 qualifies.  The Gauss-Newton loops (1-D and d-D) use it."""
+    t = 1.0
+    while t > 1e-4:
+        z1 = z + t * dz
+        f1 = phi(z1)
+        if f1 <= f0:
+            return z1, f1
+        t *= 0.5
+    return None
+
+
 class GPSolverWarning(UserWarning):
     """Grid too coarse, non-convergence and similar conditions of the GP solver."""
 
@@ -287,15 +300,10 @@ class _Objective1D:
             A = np.vstack([top, st * J])
             b = np.concatenate([btop, st * rhs])
             dz = _scipy("linalg").lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0] - z
-            t = 1.0
-            while t > 1e-4:
-                f1 = phi(z + t * dz)
-                if f1 <= f0:
-                    break
-                t *= 0.5
-            else:
+            step = _backtrack(phi, z, dz, f0)
+            if step is None:
                 break
-            z = z + t * dz
+            z, f1 = step
             done = f0 - f1 <= 1e-14 * max(abs(f0), 1.0)
             f0 = f1
             if done:

@@ -179,7 +179,7 @@ import numpy as np
 
 from ..kron import kron_mode_product
 from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
-from .solver import _scipy
+from .solver import _backtrack, _scipy
 
 __all__ = ["solve_nd"]
 
@@ -652,15 +652,10 @@ class _ModelND:
             if self.gn_adapt and self.gn_capped >= self.gn_adapt:
                 self.gn_flip, self.gn_capped = not self.gn_flip, 0
             dY = Yn - Y
-            t = 1.0
-            while t > 1e-4:
-                f1 = phi(Y + t * dY)
-                if f1 <= f0:
-                    break
-                t *= 0.5
-            else:
+            step = _backtrack(phi, Y, dY, f0)
+            if step is None:
                 break
-            Y = Y + t * dY
+            Y, f1 = step
             done = f0 - f1 <= 1e-14 * max(abs(f0), 1.0)
             f0 = f1
             if done:
