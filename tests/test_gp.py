@@ -262,13 +262,8 @@ def test_2d_preconditioner_is_the_stated_inverse():
                                atol=1e-10 * np.abs(want).max())
 
 
-def test_2d_gradient_matches_finite_differences():
-    p = _small_2d_problem()
-    ks = _small_kernels()
-    m = _model_2d(p, (12, 10), ks)
-    th = m.theta() + 0.05
-    m.set_theta(th)
-    U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
+def _assert_value_grad_matches_fd(m, th, U):
+    """value_grad's theta-gradient at fixed U (tau_2 = 30) against central differences."""
     _, g, _ = m.value_grad(U, 30.0)
     fd = np.empty_like(g)
     for i in range(th.size):
@@ -279,14 +274,30 @@ def test_2d_gradient_matches_finite_differences():
         m.set_theta(th - e)
         fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+
+
+def _assert_profiled_grad_matches_fd(m, th, U, n_coords):
+    """The profiled objective's gradient (envelope theorem, at the exact minimiser; tau = 10,
+    30) against central differences in its n_coords largest coordinates."""
+    _, gp_ = m.profiled(th, 10.0, 30.0, {"U": U})
+    for i in np.argsort(-np.abs(gp_))[:n_coords]:
+        e = np.zeros_like(th)
+        e[i] = 1e-6
+        fp = (m.profiled(th + e, 10.0, 30.0, {"U": U})[0]
+              - m.profiled(th - e, 10.0, 30.0, {"U": U})[0]) / 2e-6
+        assert abs(fp - gp_[i]) <= 1e-4 * abs(gp_[i])
+
+
+def test_2d_gradient_matches_finite_differences():
+    p = _small_2d_problem()
+    ks = _small_kernels()
+    m = _model_2d(p, (12, 10), ks)
+    th = m.theta() + 0.05
+    m.set_theta(th)
+    U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
+    _assert_value_grad_matches_fd(m, th, U)
     # the profiled objective's gradient (envelope theorem) at the exact minimiser
-    store = {"U": U}
-    _, gp_ = m.profiled(th, 10.0, 30.0, store)
-    i = int(np.argmax(np.abs(gp_)))
-    e = np.zeros_like(th)
-    e[i] = 1e-6
-    fp = (m.profiled(th + e, 10.0, 30.0, {"U": U})[0] - m.profiled(th - e, 10.0, 30.0, {"U": U})[0]) / 2e-6
-    assert abs(fp - gp_[i]) <= 1e-4 * abs(gp_[i])
+    _assert_profiled_grad_matches_fd(m, th, U, n_coords=1)
 
 
 def _init_error_2d(problem, n):
@@ -632,24 +643,8 @@ def test_advection_gradient_matches_finite_differences():
     th = m.theta() + 0.05
     m.set_theta(th)
     U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
-    _, g, _ = m.value_grad(U, 30.0)
-    fd = np.empty_like(g)
-    for i in range(th.size):
-        e = np.zeros_like(th)
-        e[i] = 1e-6
-        m.set_theta(th + e)
-        a = m.value_grad(U, 30.0)[0]
-        m.set_theta(th - e)
-        fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
-    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
-    store = {"U": U}
-    _, gp_ = m.profiled(th, 10.0, 30.0, store)
-    for i in np.argsort(-np.abs(gp_))[:3]:
-        e = np.zeros_like(th)
-        e[i] = 1e-6
-        fp = (m.profiled(th + e, 10.0, 30.0, {"U": U})[0]
-              - m.profiled(th - e, 10.0, 30.0, {"U": U})[0]) / 2e-6
-        assert abs(fp - gp_[i]) <= 1e-4 * abs(gp_[i])
+    _assert_value_grad_matches_fd(m, th, U)
+    _assert_profiled_grad_matches_fd(m, th, U, n_coords=3)
 
 
 def test_advection_2d_small_grid_solves():
@@ -709,16 +704,7 @@ def test_3d_gradient_matches_finite_differences():
     th = m.theta() + 0.05
     m.set_theta(th)
     U = m.solve_u(np.zeros(shape), 10.0, 30.0)
-    _, g, _ = m.value_grad(U, 30.0)
-    fd = np.empty_like(g)
-    for i in range(th.size):
-        e = np.zeros_like(th)
-        e[i] = 1e-6
-        m.set_theta(th + e)
-        a = m.value_grad(U, 30.0)[0]
-        m.set_theta(th - e)
-        fd[i] = (a - m.value_grad(U, 30.0)[0]) / 2e-6
-    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5 * np.abs(g).max())
+    _assert_value_grad_matches_fd(m, th, U)
 
 
 def test_3d_poisson_small_grid():
