@@ -195,6 +195,9 @@ struct KronGroup {
   std::int64_t S_max;    // largest intermediate size of the group's sub-tensor
 };
 
+// Below this many multiply-adds a product runs on one thread (~20 us of work on one core).
+constexpr double kSerialMacs = double(1 << 18);
+
 template <class T, int W>
 static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::int64_t B,
                          int nthreads, std::int64_t budget_bytes) {
@@ -232,7 +235,15 @@ static void kron_apply_t(const KronFactor* fac, int d, const T* x, T* y, std::in
     return;
   }
 #if defined(FS_HAVE_OPENMP)
-  const int nt = nthreads > 0 ? nthreads : omp_get_max_threads();
+  // Tiny products run on one thread unless a count was asked for: a fork/join costs
+  // microseconds on an idle machine and up to milliseconds on an oversubscribed one (a woken
+  // thread waits for a time slice), more than the whole product.  The GP solver's quick 3-D
+  // case (8^3 grids, ~1e4 MACs per call, 1.7e5 calls) took 121-236 s with two threads against
+  // 12 s on one on this project's busy 2-core VM; 6.5-6.8 s either way with this rule.
+  double macs = 0.0;
+  for (int i : active) macs += double(fv[i].n);
+  macs *= double(B) * double(std::max(n_in, n_out));
+  const int nt = nthreads > 0 ? nthreads : (macs < kSerialMacs ? 1 : omp_get_max_threads());
 #else
   const int nt = 1;
   (void)nthreads;
