@@ -22,6 +22,11 @@ FASTSPECTRAL_REQUIRE_GPU=1 python3 -m pytest tests -q -rfE -p no:cacheprovider 2
 tests_rc=${PIPESTATUS[0]}
 echo "tests exit code: $tests_rc" | tee -a "$out/summary.txt"
 
+# device probes whose output the notes ask for: cuFFT single-precision C2R on the spectral
+# bench's shapes (spectral._gpu_irfftn works around a suspected error there), torch CPU vs CUDA
+python3 tests/tools/dev_cufft_c2r_check.py > "$out/cufft_c2r_check.log" 2>&1
+python3 tests/tools/dev_torch_cuda_grad_check.py > "$out/torch_cuda_grad_check.log" 2>&1
+
 # GPU cases only (the CPU cases are the dev VM's job); suites without GPU cases print none
 fastspectral bench special kron spectral vmf --device gpu --json "$out/bench.json" \
   --markdown "$out/bench.md" 2>&1 | tee "$out/bench.log"
