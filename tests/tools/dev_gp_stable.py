@@ -2,7 +2,7 @@
 
 Runs solve_nd on advection_2d(beta) on an n^2 grid (lambda_b = 500, tau held at 1e10, Q = 30
 Student-t, one BLAS thread) once per value of _ModelND.shift_floor_rel (0 = the solver before
-the floor) and prints error, wall time, U solves, CG steps in total and per U solve, status.
+the floor; FLOOR:SWITCH also sets cg_switch) and prints error, wall time, U solves, CG steps in total and per U solve, status.
 
 Usage: PYTHONPATH=python python3 tests/tools/dev_gp_stable.py BETA N MAX_ITER MAX_TIME FLOOR...
   e.g. ... dev_gp_stable.py 20 64 40 300 0 1e-6
@@ -26,9 +26,13 @@ def main():
     for floor in sys.argv[5:]:
         runs = []
 
-        def init(self, *a, floor=float(floor), **k):
+        fl, _, sw = floor.partition(":")
+
+        def init(self, *a, fl=float(fl), sw=sw, **k):
             orig_init(self, *a, **k)
-            self.shift_floor_rel = floor
+            self.shift_floor_rel = fl
+            if sw:
+                self.cg_switch = int(sw)
 
         def solve_u(self, *a, **k):
             U = orig_solve(self, *a, **k)

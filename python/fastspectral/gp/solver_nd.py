@@ -177,6 +177,13 @@ no floor, run the same way):
   solves, median 604, max 3000): 24x lower error, 11x the time.
   advection_2d(50), 128^2 (max_time 240): old 'failed' (first U solve at 3000 steps, 28 s);
   new 4.0e-4 in 95 s, 'stalled' (17 U solves, median 519 steps).
+  advection_2d(200), 200^2 (the paper's case, max_time 330): new 8.0e-5 in 151 s, 'stalled'
+  (4 outer iterations, 126 U solves, 9614 CG steps: median 6, max 1991); old, same script
+  (another of these runs beside it each time): 7.4e-5 in 242 s, 'converged' (4 outer
+  iterations, 108 U solves, 17267 CG steps: median 8, max 3000).  Half the CG steps; the
+  L-BFGS path differs (trials the old solver rejected are now evaluated) and ends slightly
+  worse here.
+  cg_switch = 150 instead of 500 on 64^2: 2.3e-5 'stalled' in 111 s (median 155): no clear gain.
 Still open: hundreds of CG steps per solve at learned hyperparameters, with either shift; a
 P^{-1} that is both accurate and numerically definite (e.g. the capacitance work in extended
 precision: numpy's clongdouble matmul is ~30x slower than BLAS here, not tried).
