@@ -647,6 +647,40 @@ def test_advection_gradient_matches_finite_differences():
     _assert_profiled_grad_matches_fd(m, th, U, n_coords=3)
 
 
+def test_advection_shift_floor_restores_the_preconditioner_at_large_tau():
+    """advection_2d(5), 20^2, Q = 8, tau = 1e10, lambda_b = 500: with the shift s of P_0 below
+    the jitter the Woodbury-applied P^{-1} is numerically indefinite and PCG needed ~700 steps;
+    with s raised to 1e-6 max eig(K_d) ~50.  solve_u switches to the floored preconditioner
+    after cg_switch steps and must still reach the same minimiser."""
+    from fastspectral.gp.solver_nd import _pcg
+    from fastspectral.kron import kron_mode_product
+    p = P.advection_2d(5.0)
+    axes = p.grid_axes((20, 20))
+    h = axes[0][1] - axes[0][0]
+    ks = [gp.make_kernel("student_t", 8, min(p.freq_scale, 0.5 / h), log_a=math.log(0.05 / h))
+          for _ in range(2)]
+    m = _model_2d(p, (20, 20), ks, jitter=1e-6, lambda_b=500.0)
+    tau = 1e10
+    fac = m.factors()
+    f, D = fac["f"], fac["D"]
+    wb = m.lambda_b * tau
+
+    def H(Y):
+        GY = kron_mode_product([fd["G"] for fd in f], D * Y)
+        return Y + tau * D.conj() * GY + wb * m._bnd(Y, f)
+    b = tau * D.conj() * m._th(m.F, f) + wb * m._btt(m.g, f)
+    Y0 = np.zeros(m.shape, complex)
+    _, it0, rel0 = _pcg(H, b, m.preconditioner(tau, tau), Y0, 1e-10, 150, flexible=True)
+    Yf, it1, rel1 = _pcg(H, b, m.preconditioner(tau, tau, shift_floor=1e-6), Y0, 1e-10, 150,
+                         flexible=True)
+    assert rel1 <= 1e-10 and rel0 > 1e-6
+    m.cg_switch = 20
+    U = m.solve_u(np.zeros(m.shape), tau, tau)
+    assert m.cg_rel <= 1e-10 and m.cg_iters > 20
+    Uf = np.real(m._to_u(Yf, f))
+    np.testing.assert_allclose(U, Uf, atol=1e-6 * np.abs(Uf).max())
+
+
 def test_advection_2d_small_grid_solves():
     """u_t + 5 u_x = 0, u = sin(x - 5t) on [0, 1]^2 with Dirichlet data on the whole boundary
     (the paper's advection case scaled down from beta = 200 on 200^2)."""

@@ -122,8 +122,8 @@ diffusion) is neither symmetric nor antisymmetric and is refused (NotImplemented
 the dimension); so are nonlinear PDEs with first-order terms.  The theta-gradient needs no
 change for odd orders (signed lags; checked against finite differences in the tests).
 
-Measured on advection (tau held at 1e10, lambda_b = 500 as in the paper, Q = 30 Student-t,
-one BLAS thread, 2-core shared CPU; error on 300^2 points): advection_2d(5), 32^2: 1.4e-6
+Measured on advection before the shift floor below (tau held at 1e10, lambda_b = 500 as in
+the paper, Q = 30 Student-t, one BLAS thread, 2-core shared CPU; error on 300^2 points): advection_2d(5), 32^2: 1.4e-6
 in 19 s (6 outer iterations, ~150 CG steps per U solve); 24^2 (bench --quick): 4.7e-6 in
 3 s; advection_2d(20), 64^2: 3.3e-4 in 3 s ('stalled' after 3 outer iterations, ~470 CG
 steps per solve).  The paper's case, advection_2d(200) on 200^2 (solve_nd with
@@ -131,7 +131,7 @@ cg_maxiter=3000, max_time=900): 7.4e-5 in 278 s, status 'converged' after 4 oute
 iterations, 17267 CG steps over 107 U solves (~160 each), imaginary part of U 3e-11 relative
 (no published figure for advection in papers.md); through gp.solve (bench gp): 7.40e-5 in
 250 s, 'converged'; plain SE 6.5e-4 (19 s), Matern-5/2 8.1e-2, implicit upwind finite
-differences 0.29 on the same grid.  Not solved: advection_2d(50) on 128^2
+differences 0.29 on the same grid.  Not solved then: advection_2d(50) on 128^2
 (the first U solve ends at CG residual 2.9e-3 after 3000 steps, status 'failed'); the
 Gaussian mixture fails its first U solve already on 24^2 (beta = 5).
 Why CG needs hundreds of steps: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an
@@ -144,8 +144,49 @@ refinement against P and raising small |D| to a floor did not help (numbers in
 densely, not in the code: the congruence form P^{-1} = L (I + wb C^H C)^{-1} L^H
 (L = P_0^{-1/2} = D^{-1} Gi^{1/2} / sqrt(tau_2), C = B L) with the middle factor applied
 through an orthonormalised basis of C^H (QR) narrowed the spectrum of P^{-1} H to
--0.63..11.5, still not definite; splitting off small singular values made it worse.  A
-numerically stable application of P^{-1} is the next thing to try.
+-0.63..11.5, still not definite; splitting off small singular values made it worse.
+
+Shift floor (the current default on the complex path).  Where the loss comes from (20^2,
+beta = 5, Q = 8, dense): cond(P_0) = 2.9e17; the computed S = B P_0^{-1} B^H has eigenvalues
+down to -4e-13 while 1/wb = 2e-13, so S + I/wb is itself indefinite; clamping S's eigenvalues
+(at 0 or at up to 1e3 eps ||S||) made P^{-1} H far worse (eigenvalues ~1e9..1e15), because the
+vectors P_0^{-1} B^H v are computed with absolute errors ~ eps ||P_0^{-1}|| ||v|| that the
+correction multiplies by ~wb: the fix has to make P_0 better conditioned, not S.  The shift
+s = (tau_2 max|D|^2)^{-1/2} is 6e-8 .. 2e-10 on these grids, below the jitter (the smallest
+eig(K_d) is ~1e-6, the largest ~6-9), so cond(G_1 + s) cond(G_2 + s) ~ 1e14 on top of D's
+range.  Raising s (CG steps to 1e-10 from U = 0 at the initial theta, tau = 1e10, one BLAS
+thread): 20^2, beta 5, Q 8: s0 692, s = 1e-6 / 3e-6 / 1e-5 / 3e-5: 40 / 38 / 56 / 108 (the
+spectrum of the computed P^{-1} H: -7300..3800 at s0, 4e-6..1 at 6e-4, ever more small
+eigenvalues as s grows: the trade-off); 64^2, beta 20, Q 30: 398 -> 279 / 209 / 174 / 168;
+128^2, beta 50: s0 ends at 0.13 after 1500 steps, 3e-6: 1.1e-9 after 3000, 1e-5 / 3e-5 /
+1e-4: 2614 / 2280 / 2184 steps; 200^2, beta 200: 2927 -> 1927 (s = 1e-5).  Raising the floor
+on |D| instead (d_floor_rel 1e-2): 32 steps on 20^2 but > 3000 on 64^2; lowering lambda_b
+tau_1 inside P only (x 1e-2 / 1e-4 / 1e-6): 283 / 438 / 1611 on 64^2 (398 without).
+But at learned hyperparameters the floored P_0 was often the worse one: full solves with
+s = max(s0, 1e-6 max eig(K_d)) always: advection_2d(5), 32^2: 3.8e-6 in 29 s (median 98 CG
+steps per U solve) against 4.0e-6 in 11 s (median 23) without; so solve_u runs the unfloored
+preconditioner first and continues from its iterate with the floored one (shift_floor_rel =
+1e-6) after cg_switch = 500 steps without convergence.
+Full solves with that (solve_nd, lambda_b = 500, learn_tau=False, Q = 30 Student-t, one BLAS
+thread, dev_gp_stable.py; 2-core shared CPU with other jobs running, so times are rough; old =
+no floor, run the same way):
+  advection_2d(5), 32^2: old 4.0e-6 in 10.9 s 'stalled' (156 U solves, median 23 CG steps,
+  max 3000); new 1.7e-6 in 5.7 s 'converged' (125 U solves, median 30, max 817).
+  advection_2d(20), 64^2 (max_time 120): old 3.3e-4 in 11.8 s 'stalled' (11 U solves, median
+  35, max 3000: the later trials' U solves failed); new 1.4e-5 at the time limit, 135 s (120 U
+  solves, median 604, max 3000): 24x lower error, 11x the time.
+  advection_2d(50), 128^2 (max_time 240): old 'failed' (first U solve at 3000 steps, 28 s);
+  new 4.0e-4 in 95 s, 'stalled' (17 U solves, median 519 steps).
+  advection_2d(200), 200^2 (the paper's case, max_time 330): new 8.0e-5 in 151 s, 'stalled'
+  (4 outer iterations, 126 U solves, 9614 CG steps: median 6, max 1991); old, same script
+  (another of these runs beside it each time): 7.4e-5 in 242 s, 'converged' (4 outer
+  iterations, 108 U solves, 17267 CG steps: median 8, max 3000).  Half the CG steps; the
+  L-BFGS path differs (trials the old solver rejected are now evaluated) and ends slightly
+  worse here.
+  cg_switch = 150 instead of 500 on 64^2: 2.3e-5 'stalled' in 111 s (median 155): no clear gain.
+Still open: hundreds of CG steps per solve at learned hyperparameters, with either shift; a
+P^{-1} that is both accurate and numerically definite (e.g. the capacitance work in extended
+precision: numpy's clongdouble matmul is ~30x slower than BLAS here, not tried).
 
 d >= 3.  Mode products by fastspectral.kron.kron_mode_product; boundary rows of B = P_b T
 face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury capacitance
@@ -309,6 +350,10 @@ class _ModelND:
         self.cg_accept = 1e-6
         self.d_floor_rel, self.d_floor_abs = 1e-8, 0.0
         self.shift_scale = 1.0     # factor on the preconditioner's shift s (experiments)
+        # complex path: a PCG run that has not converged after cg_switch steps continues with
+        # the preconditioner's shift s raised to shift_floor_rel * max eig(K_d) (see solve_u)
+        self.shift_floor_rel = 1e-6 if self.complex else 0.0
+        self.cg_switch = 500
         self.gn_shift_scale = 1.0  # factor on the Gauss-Newton shift (see gn_shift)
         self.gn_adapt, self.gn_flip, self.gn_capped = 2, False, 0
         # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
@@ -435,7 +480,7 @@ class _ModelND:
     def _bnd(self, Y, f):
         return self._btt(self._bt(Y, f), f)
 
-    def preconditioner(self, tau1, tau2, shift=0.0, generic=None):
+    def preconditioner(self, tau1, tau2, shift=0.0, generic=None, shift_floor=0.0):
         """P^{-1} for P = tau_2 D^H (G_1 + s I) kron ... kron (G_d + s I) D + lambda_b tau_1 B^H B,
         B = P_b T.
 
@@ -469,6 +514,12 @@ class _ModelND:
         # tau_2 |D|^2 s^d = 1 at the largest |D|: the identity on modes where every G_d is ~0
         # (2-D: s = (tau_2 max |D|^2)^{-1/2} as before)
         sh = self.shift_scale * (tau2 * float(np.max(np.abs(Dp) ** 2))) ** (-1.0 / self.ndim)
+        if shift_floor > 0:
+            # complex (advection) path: keep cond(G_d + s) <= 1 / shift_floor_rel.  With s
+            # below the jitter, P_0^{-1} is computed with absolute errors ~ eps ||P_0^{-1}||
+            # that the Woodbury correction (wb ~ 5e12) amplifies; see "First-order terms" in
+            # the module docstring for the trade-off measured against CG steps
+            sh = max(sh, shift_floor * max(float(fd["lam"].max()) for fd in f))
         Gi = [(_h(fd["W"]) / (fd["lam"] + sh)) @ fd["W"] for fd in f]
 
         def p0inv(R):
@@ -593,8 +644,18 @@ class _ModelND:
             def H(Y):
                 return Y + tau2 * Dc * kron_mode_product(G, D * Y) + wb * self._bnd(Y, f)
             b = tau2 * Dc * self._th(self.F, f) + bb
-            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, self.cg_maxiter,
-                              flexible=self.cg_flexible)
+            cap = self.cg_maxiter
+            if self.shift_floor_rel > 0:
+                cap = min(cap, self.cg_switch)
+            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, cap, flexible=self.cg_flexible)
+            if rel > self.cg_tol and self.cg_maxiter > it and self.shift_floor_rel > 0:
+                # see the module docstring ("First-order terms"): the unfloored P_0 is the
+                # better preconditioner on most solves but loses definiteness on some; the
+                # floored one converges there
+                prec = self.preconditioner(tau1, tau2, shift_floor=self.shift_floor_rel)
+                Y, it2, rel = _pcg(H, b, prec, Y, self.cg_tol, self.cg_maxiter - it,
+                                   flexible=self.cg_flexible)
+                it += it2
             self.cg_iters, self.cg_rel = it, rel
             return self._real_u(self._to_u(Y, f))
         N, dN = self.p.nonlinearity, self.p.dnonlinearity
