@@ -46,28 +46,42 @@ __device__ __forceinline__ std::int64_t weight_offset(const Lead& m, const Exten
   return ((m.w0[0] + k1) * we.n[1] + (m.w0[1] + k2)) * we.n[2] + a;
 }
 
+// A grid-stride index e over the (outer, k1, k2, a) iteration space of the kept modes, split
+// into its coordinates; each kernel splits `outer` into its own pair of channel indices.
+struct ModePos {
+  std::int64_t outer, k1, k2, a;
+};
+
+__device__ __forceinline__ ModePos mode_position(std::int64_t e, const Lead& m, std::int64_t L) {
+  ModePos q;
+  q.a = e % L;
+  e /= L;
+  q.k2 = e % m.r[1];
+  e /= m.r[1];
+  q.k1 = e % m.r[0];
+  q.outer = e / m.r[0];
+  return q;
+}
+
+__device__ __forceinline__ std::int64_t plane_size(const Extents& x) {
+  return x.n[0] * x.n[1] * x.n[2];
+}
+
 template <class T>
 __global__ void spectral_mix_kernel(Lead m, std::int64_t L, const T* __restrict__ src,
                                     std::int64_t B, std::int64_t Q, Extents se,
                                     const T* __restrict__ W, std::int64_t wq, std::int64_t wp,
                                     Extents we, T wsign, T* __restrict__ dst, std::int64_t P,
                                     Extents de, const double* __restrict__ scale) {
-  const std::int64_t r1 = m.r[0], r2 = m.r[1];
-  const std::int64_t total = B * P * r1 * r2 * L;
-  const std::int64_t splane = se.n[0] * se.n[1] * se.n[2];
-  const std::int64_t dplane = de.n[0] * de.n[1] * de.n[2];
+  const std::int64_t total = B * P * m.r[0] * m.r[1] * L;
+  const std::int64_t splane = plane_size(se), dplane = plane_size(de);
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    std::int64_t t = e;
-    const std::int64_t a = t % L;
-    t /= L;
-    const std::int64_t k2 = t % r2;
-    t /= r2;
-    const std::int64_t k1 = t % r1;
-    t /= r1;
-    const std::int64_t p = t % P;
-    const std::int64_t b = t / P;
+    const ModePos q = mode_position(e, m, L);
+    const std::int64_t a = q.a, k1 = q.k1, k2 = q.k2;
+    const std::int64_t p = q.outer % P;
+    const std::int64_t b = q.outer / P;
     const T* s = src + 2 * (b * Q * splane + spec_offset(m, se, k1, k2, a));
     const T* w = W + 2 * (p * wp + weight_offset(m, we, k1, k2, a));
     T acc_r = T(0), acc_i = T(0);
@@ -90,23 +104,15 @@ __global__ void spectral_wgrad_kernel(Lead m, std::int64_t L, const T* __restric
                                       const T* __restrict__ g, std::int64_t O, Extents ge,
                                       T* __restrict__ gw, Extents we,
                                       const double* __restrict__ scale) {
-  const std::int64_t r1 = m.r[0], r2 = m.r[1];
-  const std::int64_t total = I * O * r1 * r2 * L;
-  const std::int64_t xplane = xe.n[0] * xe.n[1] * xe.n[2];
-  const std::int64_t gplane = ge.n[0] * ge.n[1] * ge.n[2];
-  const std::int64_t wplane = we.n[0] * we.n[1] * we.n[2];
+  const std::int64_t total = I * O * m.r[0] * m.r[1] * L;
+  const std::int64_t xplane = plane_size(xe), gplane = plane_size(ge), wplane = plane_size(we);
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    std::int64_t t = e;
-    const std::int64_t a = t % L;
-    t /= L;
-    const std::int64_t k2 = t % r2;
-    t /= r2;
-    const std::int64_t k1 = t % r1;
-    t /= r1;
-    const std::int64_t o = t % O;
-    const std::int64_t i = t / O;
+    const ModePos q = mode_position(e, m, L);
+    const std::int64_t a = q.a, k1 = q.k1, k2 = q.k2;
+    const std::int64_t o = q.outer % O;
+    const std::int64_t i = q.outer / O;
     const T* xv = x + 2 * (i * xplane + spec_offset(m, xe, k1, k2, a));
     const T* gv = g + 2 * (o * gplane + spec_offset(m, ge, k1, k2, a));
     T acc_r = T(0), acc_i = T(0);
