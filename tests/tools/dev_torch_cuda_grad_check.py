@@ -1,28 +1,17 @@
-"""Dev script (GPU machine, torch only): do torch's CPU and CUDA FFTs give the same gradients for
-neuraloperator's spectral convolution?  The GPU spectral bench saw grad-x differences of 0.1 between
+"""Dev script (GPU machine with torch and fastspectral): do torch's CPU and CUDA FFTs give the
+same gradients for neuraloperator's spectral convolution?  The GPU spectral bench saw grad-x differences of 0.1 between
 fastspectral-on-cupy (which matches the CPU path) and torch-CUDA on two of four shapes.  This
 compares torch CPU vs torch CUDA on the same inputs, and shows the imaginary part torch leaves at
 the zero frequency of the gradient spectrum (which a C2R transform is free to treat either way)."""
 import numpy as np
 import torch
 
+from fastspectral.bench.spectral_suite import torch_neuraloperator
 
-def conv(x, w, modes):  # neuraloperator's algorithm (as in fastspectral.bench.spectral_suite)
-    d = x.ndim - 2
-    dims = tuple(range(2, 2 + d))
-    X = torch.fft.rfftn(x, dim=dims, norm="forward")
-    if d > 1:
-        X = torch.fft.fftshift(X, dim=dims[:-1])
-    sl = [slice(None), slice(None)]
-    for j in range(d - 1):
-        c = x.shape[2 + j] // 2
-        sl.append(slice(c - modes[j] // 2, c + modes[j] - modes[j] // 2))
-    sl.append(slice(0, w.shape[-1]))
-    out = torch.zeros((x.shape[0], w.shape[1]) + tuple(X.shape[2:]), dtype=X.dtype, device=X.device)
-    out[tuple(sl)] = torch.einsum("bi...,io...->bo...", X[tuple(sl)], w)
-    if d > 1:
-        out = torch.fft.fftshift(out, dim=dims[:-1])
-    return torch.fft.irfftn(out, s=tuple(x.shape[2:]), dim=dims, norm="forward")
+
+def conv(x, w, modes):
+    """neuraloperator's algorithm, the very code the spectral bench times."""
+    return torch_neuraloperator(torch, x, w, modes)
 
 
 for B, C, shape, modes in [(32, 64, (1024,), (16,)), (8, 32, (64, 64), (12, 12)),
