@@ -11,8 +11,11 @@ GPU).  ``--quick`` uses sin(20x) on 100 points in 1-D and sin(10x) sin(10y) on 6
 2-D Allen-Cahn runs at the paper's omega = 100 on 400^2 with one outer iteration of 10 L-BFGS
 steps (~5 minutes; solver_nd's Gauss-Newton shift made it feasible).
 2-D advection u_t + beta u_x = 0 runs at the paper's beta = 200 on 200^2 (lambda_b = 500;
-~5 minutes; no published error in our notes; beta = 50 on 128^2 does not converge, see
-solver_nd); its finite-difference peer is implicit first-order upwind.  poisson3d:
+~5 minutes; no published error for it; beta = 50 on 128^2 ends 'stalled' at 4.0e-4, see
+solver_nd); its finite-difference peer is implicit first-order upwind.  advdiff2d: the damped
+travelling wave u_t + beta u_x - nu u_xx = 0 (gp.advection_diffusion_2d, nu = 0.05, k = 2),
+beta = 20 on 64^2 (a mixed-order dimension, see solver_nd); peer: implicit Euler with upwind
+advection and central diffusion.  poisson3d:
 sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3, 8^3), errors on 100^3 points,
 7-point finite differences; no published figure for either.
 
@@ -35,8 +38,8 @@ import numpy as np
 from ._harness import Case, Prepared
 
 NAME = "gp"
-DESCRIPTION = ("GP-HM PDE solver (1D Poisson / Allen-Cahn, 2D Poisson / Allen-Cahn / advection, "
-               "3D Poisson) vs finite differences, SE/Matern GPs")
+DESCRIPTION = ("GP-HM PDE solver (1D Poisson / Allen-Cahn, 2D Poisson / Allen-Cahn / advection / "
+               "advection-diffusion, 3D Poisson) vs finite differences, SE/Matern GPs")
 NOTE = ("Errors: relative L2 on 300 points. Published GP-HM (Fang et al. 2024, Adam 1e5 steps, "
         "GPU): Poisson 6.5e-7 (StM) / 4.0e-7 (GM), Allen-Cahn 4.9e-6 / 7.7e-7; 2D Poisson 400^2 "
         "6.9e-5 / 6.5e-5 (1.5-2.3 h). 2D: the paper's finite-precision objective with tau held at "
@@ -56,12 +59,23 @@ def _problem(kind: str, omega: float):
         return gp.poisson_3d(omega, (0.0, 1.0))
     return {"poisson": gp.poisson_1d, "allen_cahn": gp.allen_cahn_1d,
             "poisson2d": gp.poisson_2d, "allen_cahn2d": gp.allen_cahn_2d,
-            "advection2d": gp.advection_2d}[kind](omega)
+            "advection2d": gp.advection_2d,
+            "advdiff2d": lambda b: gp.advection_diffusion_2d(b, ADVDIFF_NU, ADVDIFF_K)}[kind](omega)
+
+
+# advdiff2d: u_t + beta u_x - nu u_xx = 0, u = exp(-nu k^2 t) sin(k (x - beta t)) (nu k^2 = 0.2:
+# the wave loses 18 % of its amplitude over the time interval)
+ADVDIFF_NU, ADVDIFF_K = 0.05, 2.0
 
 
 def _gp_kwargs(kind: str, n: int = 0) -> dict:
     if kind == "advection2d":
         return {"lambda_b": 500.0}  # the paper's boundary weight for advection
+    if kind == "advdiff2d":
+        # ~1000 CG steps per U solve at learned hyperparameters on 64^2 (as for advection): three
+        # outer iterations (~4 minutes), one on the --quick grid, and a time cap for the SE and
+        # Matern peers (SE took 97 s for three on 24^2)
+        return {"lambda_b": 500.0, "max_iter": 3 if n >= 32 else 1, "max_time": 300.0}
     if kind == "allen_cahn2d" and n >= 200:
         # one outer iteration of 10 L-BFGS steps: ~5 minutes at 400^2 (3.67e-3 measured; three
         # outer iterations gave 3.8e-3 in 750 s, see solver_nd)
@@ -88,6 +102,39 @@ def fd_advection(problem, n: int):
         U[0, k] = B[0, k]
         for i in range(1, n):
             U[i, k] = (U[i, k - 1] + c * U[i - 1, k]) / (1.0 + c)
+    return axes, U
+
+
+def fd_advection_diffusion(problem, n: int):
+    """Implicit Euler in t with first-order upwind advection and central diffusion in x for
+    u_t + beta u_x - nu u_xx = 0 (beta > 0; dimension 0 is x, 1 is t) on the n x n grid:
+    Dirichlet data at both x ends, the initial line from the boundary data, one tridiagonal
+    solve per time step (unconditionally stable; first order in t and in the advection)."""
+    from scipy.linalg import solve_banded
+    axes = problem.grid_axes([n, n])
+    ct = problem.operator[(0, 1)]
+    beta = problem.operator[(1, 0)] / ct
+    nu = -problem.operator.get((2, 0), 0.0) / ct
+    if beta <= 0 or nu < 0:
+        raise ValueError("fd_advection_diffusion expects beta > 0 and nu >= 0")
+    hx, ht = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
+    mask = problem.boundary_mask((n, n))
+    B = np.zeros((n, n))
+    B[mask] = problem.boundary_on(axes)
+    U = np.zeros((n, n))
+    U[:, 0] = B[:, 0]
+    a, dd = beta * ht / hx, nu * ht / hx ** 2
+    m = n - 2   # interior x nodes: row i: -(a + dd) u_{i-1} + (1 + a + 2 dd) u_i - dd u_{i+1}
+    ab = np.zeros((3, m))
+    ab[0, 1:] = -dd
+    ab[1, :] = 1.0 + a + 2 * dd
+    ab[2, :-1] = -(a + dd)
+    for k in range(1, n):
+        U[0, k], U[-1, k] = B[0, k], B[-1, k]
+        rhs = U[1:-1, k - 1].copy()
+        rhs[0] += (a + dd) * U[0, k]
+        rhs[-1] += dd * U[-1, k]
+        U[1:-1, k] = solve_banded((1, 1), ab, rhs)
     return axes, U
 
 
@@ -215,6 +262,8 @@ def _fd(problem, n):
     if problem.ndim == 1:
         return fd_solve(problem, n)
     if problem.ndim == 2 and (1, 0) in problem.operator:
+        if (2, 0) in problem.operator:
+            return fd_advection_diffusion(problem, n)
         return fd_advection(problem, n)
     return fd_solve_2d(problem, n) if problem.ndim == 2 else fd_solve_nd(problem, n)
 
@@ -262,11 +311,11 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 
     if peer != "fd":
         competitor = f"GP, plain {peer} kernel"
-    elif kind == "advection2d":
+    elif kind in ("advection2d", "advdiff2d"):
         competitor = "finite differences (implicit upwind, 1st order)"
     else:
         competitor = "finite differences (2nd order)"
-    label = f"beta{omega:g}" if kind == "advection2d" else f"sin{omega:g}x"
+    label = f"beta{omega:g}" if kind in ("advection2d", "advdiff2d") else f"sin{omega:g}x"
     return Case(suite=NAME, kernel=f"gp-hm-{kernel}", competitor=competitor,
                 input=f"{kind}-{label}-n{n}", n=n, dtype="f64", threads=None,
                 competitor_threads=None, prepare=prepare, max_repeats=1,
@@ -276,10 +325,13 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 # (omega, grid) per problem: the paper's settings, and the --quick ones.  advection2d: (beta,
 # grid).  poisson3d: sin(omega x) sin(omega y) sin(omega z) on [0, 1]^3.
 FULL = {"poisson": (100.0, 400), "allen_cahn": (100.0, 400), "poisson2d": (100.0, 400),
-        "allen_cahn2d": (100.0, 400), "advection2d": (200.0, 200), "poisson3d": (6.0, 16)}
+        "allen_cahn2d": (100.0, 400), "advection2d": (200.0, 200), "advdiff2d": (20.0, 64),
+        "poisson3d": (6.0, 16)}
 QUICK = {"poisson": (20.0, 100), "allen_cahn": (20.0, 100), "poisson2d": (10.0, 60),
-         "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "poisson3d": (3.0, 8)}
-KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "poisson3d")
+         "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "advdiff2d": (5.0, 24),
+         "poisson3d": (3.0, 8)}
+KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "advdiff2d",
+         "poisson3d")
 
 
 def cases(config) -> list[Case]:
@@ -292,7 +344,7 @@ def cases(config) -> list[Case]:
         out += [_case("poisson", om, n, "gaussian", "fd"),
                 _case("poisson", om, n, "student_t", "se"),
                 _case("poisson", om, n, "student_t", "matern52")]
-        for kind in ("poisson2d", "advection2d", "poisson3d"):
+        for kind in ("poisson2d", "advection2d", "advdiff2d", "poisson3d"):
             om, n = size[kind]
             out += [_case(kind, om, n, "student_t", "se"),
                     _case(kind, om, n, "student_t", "matern52")]

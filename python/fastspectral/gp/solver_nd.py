@@ -118,8 +118,8 @@ equations (inner products Re<r, z>); the minimiser over complex Y of the real qu
 real, so U = Re(T Y) and the imaginary part is at the CG tolerance (recorded per outer
 iteration as history['imag_rel'], ~1e-10).  The preconditioner and the Woodbury capacitance
 use conjugate transposes.  A dimension mixing first- and second-order terms (advection-
-diffusion) is neither symmetric nor antisymmetric and is refused (NotImplementedError naming
-the dimension); so are nonlinear PDEs with first-order terms.  The theta-gradient needs no
+diffusion) takes the path of "Mixed orders" below; nonlinear PDEs with a first-order-only
+dimension are refused (the complex whitening is linear only).  The theta-gradient needs no
 change for odd orders (signed lags; checked against finite differences in the tests).
 
 Measured on advection before the shift floor below (tau held at 1e10, lambda_b = 500 as in
@@ -208,6 +208,26 @@ tests).  2-D keeps the block assembly of S (O(M_d^3)); poisson_2d(100) on 400^2 
 3.56e-5 (78.7 s here against 73.2 s for the previous solver2d in the same conditions, both
 'stalled'; same error to three digits).
 
+Mixed orders (advection-diffusion u_t + beta u_x - nu u_xx).  In a dimension with first- and
+second-order terms E_d = S + N (symmetric plus antisymmetric part) is not normal, so no unitary
+W_d diagonalises it.  There T_d = Q_d Lam_d^{1/2} (W_d = I, still T_d T_d^T = K_d, G_d = Lam_d)
+and R_d = T_d^{-1} A_d T_d = E_d stays dense: the whitened operator is R = Dd + sum of mode-d
+products with the R_d (Dd: the diagonal of the other dimensions plus c_0), applied exactly in
+H and in the Gauss-Newton Jacobian, so the minimiser is the same as before.  Only the
+preconditioner uses R_d = V_d diag(e_d) V_d^{-1} with non-unitary eigenvectors:
+P_0^{-1} = V diag(1/D) [V^{-1} (G + s)^{-1} V^{-H}] diag(1/conj D) V^H / tau_2 (V = I in the
+other dimensions; real part taken when the system is real, e.g. steady convection-diffusion
+where the other dimensions are even), the boundary term by Woodbury with the generic
+capacitance.  Its accuracy depends on cond(V_d) (3.8-6.8 on the tests' grids; an ill-
+conditioned V_d costs CG steps, not accuracy, because H is exact).  Checked densely in the
+tests (U solve = dense normal equations, P^{-1} = the stated inverse, theta-gradient against
+finite differences, a nonlinear u^3 term by Gauss-Newton).  Measured (one BLAS thread, 2-core
+shared CPU, lambda_b = 500, tau held at 1e10, errors on 100^2 points):
+advection_diffusion_2d(5, 0.05, 2) on 24^2, Q = 30, 3 outer iterations: 3.75e-5 in 37 s (plain
+SE 0.21 in 97 s; implicit upwind finite differences 0.23); advection_diffusion_2d(20, 0.01, 2)
+on 64^2, Q = 30: 8.1e-5 after one outer iteration (64 s), 4.1e-5 after three (256 s), ~800-1000
+CG steps per U solve at learned hyperparameters (as for pure advection).
+
 Mixed terms (u_xy) are not separable and are rejected.
 """
 from __future__ import annotations
@@ -233,8 +253,11 @@ _CAP_BATCH = 2 ** 21
 
 
 def _split_operator(problem):
-    """Per-dimension {order: coefficient}, the zero-order coefficient c_0 and per dimension
-    whether its terms are odd (first-order only: antisymmetric E_d, complex whitening)."""
+    """Per-dimension {order: coefficient}, the zero-order coefficient c_0 and per dimension its
+    kind: 'even' (orders 2 only: symmetric E_d, real orthogonal whitening), 'odd' (first order
+    only: antisymmetric E_d, complex unitary whitening), 'mixed' (first and second order, e.g.
+    advection-diffusion: E_d is not normal, see "Mixed orders" in the module docstring) or
+    'none' (no derivative in that dimension)."""
     d = problem.ndim
     parts = [dict() for _ in range(d)]
     c0 = 0.0
@@ -249,17 +272,12 @@ def _split_operator(problem):
             c0 += c
         else:
             parts[nz[0]][k[nz[0]]] = c
-    odd = []
+    kinds = []
     for i in range(d):
         orders = set(parts[i])
-        if 1 in orders and 2 in orders:
-            raise NotImplementedError(
-                f"dimension {i} mixes first- and second-order terms ({sorted(orders)}): its "
-                f"operator is neither symmetric nor antisymmetric in the whitened basis, so the "
-                f"per-dimension diagonalisation the {d}-D solver relies on does not exist "
-                f"(e.g. advection-diffusion u_t + c u_x - nu u_xx is not supported)")
-        odd.append(orders == {1})
-    return parts, c0, odd
+        kinds.append("mixed" if orders == {1, 2} else "odd" if orders == {1}
+                     else "even" if orders == {2} else "none")
+    return parts, c0, kinds
 
 
 def _pcg(apply_h, b, apply_p, x0, tol, maxiter, flexible=False):
@@ -325,7 +343,9 @@ class _ModelND:
         self.ndim = len(axes)
         self.kernels = kernels
         self.jitter, self.lambda_b = jitter, lambda_b
-        self.terms, self.c0, self.odd = _split_operator(problem)
+        self.terms, self.c0, self.kinds = _split_operator(problem)
+        self.odd = [k == "odd" for k in self.kinds]
+        self.mixed = [k == "mixed" for k in self.kinds]
         self.complex = any(self.odd)
         if self.complex and problem.nonlinearity is not None:
             raise NotImplementedError(
@@ -359,7 +379,7 @@ class _ModelND:
         # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
         # flexible (Polak-Ribiere) CG update, on for the complex path (see solve_u)
         self.prec_refine = 0
-        self.cg_flexible = self.complex
+        self.cg_flexible = self.complex or any(self.mixed)
         self.fac = None
 
     # ------------------------------------------------------------------ parameters
@@ -397,7 +417,17 @@ class _ModelND:
             Aop = sum((c * Kk[kk] for kk, c in self.terms[d].items()), np.zeros((ax.M, ax.M)))
             Qs = Q / np.sqrt(lam)
             E = Qs.T @ Aop @ Qs
-            if self.odd[d]:
+            extra = {}
+            if self.mixed[d]:
+                # no unitary diagonalisation: keep T_d = Q Lam^{1/2} (W = I, G_d = Lam_d) and R_d =
+                # E_d dense (applied exactly in H); its eigenvectors V_d (not unitary) serve the
+                # preconditioner only
+                e, V = np.linalg.eig(E)
+                W = np.eye(ax.M)
+                extra = {"R": E, "V": V, "Vi": np.linalg.inv(V)}
+                if self.complex:
+                    W = W.astype(complex)
+            elif self.odd[d]:
                 Hm = -0.5j * (E - E.T)
                 w, W = np.linalg.eigh(0.5 * (Hm + _h(Hm)))
                 e = 1j * w
@@ -408,14 +438,33 @@ class _ModelND:
             T = (Q * np.sqrt(lam)) @ W
             out.append({"K": K, "lam": lam, "Q": Q, "Kinv": Kinv, "logdet": float(np.sum(np.log(lam))),
                         "Kk": Kk, "Aop": Aop, "e": e, "W": W, "T": T, "Ti": Qs @ W,
-                        "G": (_h(W) * lam) @ W})
-        D = np.zeros(self.shape, complex if self.complex else float) + self.c0
+                        "G": (_h(W) * lam) @ W, **extra})
+        # D: the eigenvalues of R = T^{-1} A T (all dimensions); Dd: R's diagonal part (the
+        # dimensions whitened to a diagonal, plus c_0); R = Dd + the dense R_d of mixed dimensions
+        dt = complex if (self.complex or any(self.mixed)) else float
+        D = np.zeros(self.shape, dt) + self.c0
+        Dd = np.zeros(self.shape, complex if self.complex else float) + self.c0
         for d, fd in enumerate(out):
-            D = D + fd["e"].reshape([-1 if i == d else 1 for i in range(self.ndim)])
+            e = fd["e"].reshape([-1 if i == d else 1 for i in range(self.ndim)])
+            D = D + e
+            if not self.mixed[d]:
+                Dd = Dd + e
         if not (np.all(np.isfinite(D)) and all(np.all(np.isfinite(f["T"])) for f in out)):
             raise ValueError("non-finite operator (trial hyperparameters out of range)")
-        self.fac = {"f": out, "D": D}
+        self.fac = {"f": out, "D": D, "Dd": Dd}
         return self.fac
+
+    def _r(self, Y, fac, adjoint=False):
+        """R Y (or R^H Y), R = T^{-1} A T the PDE operator in whitened coordinates: a diagonal
+        (Dd) plus, for mixed-order dimensions, a dense mode product."""
+        Dd = fac["Dd"]
+        out = (Dd.conj() if adjoint else Dd) * Y
+        for d, fd in enumerate(fac["f"]):
+            if self.mixed[d]:
+                Rd = _h(fd["R"]) if adjoint else fd["R"]
+                out = out + kron_mode_product(
+                    [Rd if i == d else n for i, n in enumerate(self.shape)], Y)
+        return out
 
     # ------------------------------------------------------------------ operators in Y
     def _to_u(self, Y, f):
@@ -521,15 +570,31 @@ class _ModelND:
             # the module docstring for the trade-off measured against CG steps
             sh = max(sh, shift_floor * max(float(fd["lam"].max()) for fd in f))
         Gi = [(_h(fd["W"]) / (fd["lam"] + sh)) @ fd["W"] for fd in f]
+        if any(self.mixed):
+            # R = V diag(D) V^{-1} (V = I in the diagonalised dimensions), so
+            # P_0^{-1} = V diag(1/D) [V^{-1} (G + s)^{-1} V^{-H}] diag(1/conj D) V^H / tau_2;
+            # exact in exact arithmetic, real for a real system (its real part is taken)
+            mx = self.mixed
+            Gi = [fd["Vi"] @ g @ _h(fd["Vi"]) if mx[d] else g for d, (fd, g) in enumerate(zip(f, Gi))]
+            Vs = [fd["V"] if mx[d] else n for d, (fd, n) in enumerate(zip(f, self.shape))]
+            VsH = [_h(fd["V"]) if mx[d] else n for d, (fd, n) in enumerate(zip(f, self.shape))]
+            real = not self.complex
 
-        def p0inv(R):
-            return Di * kron_mode_product(Gi, Dic * R) / tau2
+            def p0inv(R):
+                Z = kron_mode_product(Vs, Di * kron_mode_product(Gi, Dic * kron_mode_product(VsH, R)))
+                return (Z.real if real else Z) / tau2
+        else:
+            def p0inv(R):
+                return Di * kron_mode_product(Gi, Dic * R) / tau2
 
         wb = self.lambda_b * tau1
         if not wb > 0:
             return p0inv
         if generic is None:
-            generic = self.ndim != 2
+            generic = self.ndim != 2 or any(self.mixed)
+        elif not generic and any(self.mixed):
+            raise ValueError("the 2-D block capacitance needs a diagonal operator (no mixed-order "
+                             "dimension)")
         S = self._capacitance_generic(p0inv, f) if generic else self._capacitance_2d(Di, Gi, f) / tau2
         nb = S.shape[0]
         S[np.diag_indices(nb)] += 1.0 / wb
@@ -546,6 +611,8 @@ class _ModelND:
             return Z - p0inv(self._btt(linalg.cho_solve(cf, self._bt(Z, f), check_finite=False), f))
         if not self.prec_refine:
             return apply
+        if any(self.mixed):
+            raise NotImplementedError("prec_refine with mixed-order dimensions")
         # Woodbury subtracts two nearly equal terms where the boundary term dominates P_0
         # (cond(P) ~ 1e14 at tau = 1e10 on advection grids), and the computed P^{-1} came out
         # indefinite (eigenvalues of P^{-1} H down to -1400 on 20^2, beta = 5, Q = 8, against
@@ -632,18 +699,35 @@ class _ModelND:
 
     def solve_u(self, U0, tau1, tau2, gn_steps=30):
         fac = self.factors()
-        f, D = fac["f"], fac["D"]
+        f = fac["f"]
         wb = self.lambda_b * tau1
         G = [fd["G"] for fd in f]
-        Dc = D.conj()
         bb = wb * self._btt(self.g, f)
-        Y0 = self._from_u(U0.astype(D.dtype), f)
+        Y0 = self._from_u(U0.astype(complex if self.complex else float), f)
+
+        if any(self.mixed):
+            def r(Y):
+                return self._r(Y, fac)
+
+            def rh(X, s=1.0):
+                return s * self._r(X, fac, adjoint=True)
+        else:
+            # a diagonal R: the products in the order the solver always used (its documented
+            # runs are reproducible to the last bit)
+            D = fac["D"]
+            Dc = D.conj()
+
+            def r(Y):
+                return D * Y
+
+            def rh(X, s=1.0):
+                return s * Dc * X
         if self.p.nonlinearity is None:
             prec = self.preconditioner(tau1, tau2)
 
             def H(Y):
-                return Y + tau2 * Dc * kron_mode_product(G, D * Y) + wb * self._bnd(Y, f)
-            b = tau2 * Dc * self._th(self.F, f) + bb
+                return Y + rh(kron_mode_product(G, r(Y)), tau2) + wb * self._bnd(Y, f)
+            b = rh(self._th(self.F, f), tau2) + bb
             cap = self.cg_maxiter
             if self.shift_floor_rel > 0:
                 cap = min(cap, self.cg_switch)
@@ -665,7 +749,7 @@ class _ModelND:
         def phi(Y):
             U = self._to_u(Y, f)
             rb = U[self.mask] - self.g
-            R = kron_mode_product(Tl, D * Y) + N(U) - self.F
+            R = kron_mode_product(Tl, r(Y)) + N(U) - self.F
             return 0.5 * (np.sum(Y * Y) + wb * (rb @ rb) + tau2 * np.sum(R * R))
 
         # Inexact Gauss-Newton: H Y - b of the GN system at Y is the exact gradient of phi, so
@@ -685,10 +769,10 @@ class _ModelND:
             dn = dN(U)
 
             def J(Yv):
-                return kron_mode_product(Tl, D * Yv) + dn * self._to_u(Yv, f)
+                return kron_mode_product(Tl, r(Yv)) + dn * self._to_u(Yv, f)
 
             def JT(R):
-                return D * kron_mode_product(Tt, R) + kron_mode_product(Tt, dn * R)
+                return rh(kron_mode_product(Tt, R)) + kron_mode_product(Tt, dn * R)
 
             def H(Yv):
                 return Yv + tau2 * JT(J(Yv)) + wb * self._bnd(Yv, f)
@@ -877,7 +961,7 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             k.log_a[:] = np.minimum(k.log_a, b[-1][1])
         bounds += b
     if cg_maxiter is None:
-        cg_maxiter = 3000 if any(_split_operator(problem)[2]) else 400
+        cg_maxiter = 3000 if set(_split_operator(problem)[2]) & {"odd", "mixed"} else 400
     model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
     ex = None
     if track_error and problem.exact is not None:

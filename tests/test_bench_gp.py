@@ -1,0 +1,32 @@
+"""The gp bench suite's finite-difference peers: they must be correct solvers of the stated
+order, or the suite's error ratios mean nothing."""
+import numpy as np
+
+from fastspectral import gp
+from fastspectral.bench import gp_suite
+
+
+def test_advection_diffusion_peer_converges_at_first_order():
+    p = gp.advection_diffusion_2d(20.0, 0.05, 2.0)
+    errs = [gp_suite._fd_err(p, n) for n in (48, 96, 192)]
+    # implicit Euler + upwind: first order, so the error halves per grid doubling
+    for a, b in zip(errs, errs[1:]):
+        assert 0.4 < b / a < 0.65, errs
+    assert errs[-1] < 0.15
+
+
+def test_advection_diffusion_peer_is_dispatched_and_keeps_boundary_data():
+    p = gp.advection_diffusion_2d(5.0, 0.1, 1.0)
+    axes, U = gp_suite._fd(p, 33)
+    x, t = np.meshgrid(*axes, indexing="ij")
+    ue = p.exact(x, t)
+    # Dirichlet data at both x ends and the initial line are imposed exactly
+    np.testing.assert_allclose(U[[0, -1], :], ue[[0, -1], :], atol=1e-14)
+    np.testing.assert_allclose(U[:, 0], ue[:, 0], atol=1e-14)
+    # with nu = 0 the scheme is the implicit upwind peer of pure advection (a bidiagonal
+    # solve per step instead of its forward substitution); the upwind peer leaves the outflow end
+    # x = hi to the scheme where this one imposes the data, which nothing upstream sees at nu = 0
+    q = gp.advection_diffusion_2d(5.0, 0.0, 1.0)
+    assert (2, 0) not in q.operator
+    np.testing.assert_allclose(gp_suite.fd_advection_diffusion(q, 33)[1][:-1],
+                               gp_suite.fd_advection(q, 33)[1][:-1], rtol=1e-12, atol=1e-12)
