@@ -419,10 +419,11 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
           callback=None) -> GPSolution:
     """Solve ``problem`` with GP-HM on a uniform grid of ``grid_size`` nodes per dimension
     (endpoints included; an int or one int per dimension).  1-D: linear or nonlinear PDEs;
-    d >= 2 (see solver_nd): operators without mixed terms (u_xy); per dimension even orders
-    (u_xx, Laplacian, Helmholtz), first order (advection u_t + c u_x; pass lambda_b=500 for the
-    paper's advection setting) or both (advection-diffusion u_t + c u_x - nu u_xx); nonlinear
-    PDEs unless a dimension has first-order terms only.  Unsupported operators raise NotImplementedError.  3-D grids up to ~24^3 are
+    d >= 2 (see solver_nd): per dimension even orders (u_xx, Laplacian, Helmholtz), first
+    order (advection u_t + c u_x; pass lambda_b=500 for the paper's advection setting) or both
+    (advection-diffusion u_t + c u_x - nu u_xx); mixed derivatives c u_(x_i x_j) when both
+    dimensions have second-order terms (anisotropic diffusion); nonlinear PDEs unless a
+    dimension has first-order terms only.  Unsupported operators raise NotImplementedError.  3-D grids up to ~24^3 are
     practical (the preconditioner costs ~N_b mode-product chains per hyperparameter trial).
 
     Example
