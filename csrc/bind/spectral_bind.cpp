@@ -25,8 +25,10 @@ using Spec = nb::ndarray<nb::device::cpu, nb::c_contig, nb::ndim<5>>;
 using Index = nb::ndarray<const std::int64_t, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 using Scale = nb::ndarray<const double, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 
-using spectral_check::complex_f32;
+using spectral_check::common_f32;
 using spectral_check::fail;
+using spectral_check::overlaps;
+using spectral_check::shape3;
 
 void check_index(const Index& idx, std::int64_t count, std::int64_t bound, const char* what) {
   if (std::int64_t(idx.shape(0)) != count) fail(std::string(what) + ": wrong length");
@@ -59,33 +61,18 @@ struct Modes {
   }
 };
 
-void shape3(const Spec& a, std::int64_t* s) {
-  for (int k = 0; k < 3; ++k) s[k] = std::int64_t(a.shape(2 + k));
-}
-
-bool overlaps(const Spec& a, const Spec& b, std::size_t es) {
-  const char* pa = static_cast<const char*>(a.data());
-  const char* pb = static_cast<const char*>(b.data());
-  return a.size() && b.size() && pa < pb + b.size() * es && pb < pa + a.size() * es;
-}
-
 // adjoint = false: dst[b, o] = sum_i src[b, i] W[i, o];  adjoint = true: dst[b, i] = sum_o
 // src[b, o] conj(W[i, o]).
 void spectral_mix_py(Spec src, Spec W, Spec dst, Index w1, Index s1, Index d1, Index w2, Index s2,
                      Index d2, std::int64_t L, bool adjoint, std::optional<Scale> scale,
                      int nthreads) {
-  const bool f32 = complex_f32(src, "src");
-  if (complex_f32(W, "weight") != f32 || complex_f32(dst, "dst") != f32)
-    throw nb::type_error("fastspectral.spectral: src, weight and dst must share one precision");
+  const bool f32 = common_f32(src, W, dst, "src", "weight", "dst");
   std::int64_t ss[3], ws[3], ds[3];
   shape3(src, ss);
   shape3(W, ws);
   shape3(dst, ds);
-  const std::int64_t I = W.shape(0), O = W.shape(1), B = src.shape(0);
-  const std::int64_t Q = adjoint ? O : I, P = adjoint ? I : O;
-  if (std::int64_t(src.shape(1)) != Q) fail("src has the wrong channel count");
-  if (std::int64_t(dst.shape(1)) != P || std::int64_t(dst.shape(0)) != B)
-    fail("dst has the wrong batch or channel count");
+  const auto ch = spectral_check::mix_channels(src, W, dst, adjoint);
+  const std::int64_t O = ch.O, B = ch.B, Q = ch.Q, P = ch.P;
   Modes md;
   md.check(w1, s1, d1, w2, s2, d2, L, ws, ss, ds);
   if (scale && std::int64_t(scale->shape(0)) < L) fail("scale is shorter than L");
@@ -102,17 +89,13 @@ void spectral_mix_py(Spec src, Spec W, Spec dst, Index w1, Index s1, Index d1, I
 void spectral_weight_grad_py(Spec x, Spec g, Spec gw, Index w1, Index s1, Index d1, Index w2,
                              Index s2, Index d2, std::int64_t L, std::optional<Scale> scale,
                              int nthreads) {
-  const bool f32 = complex_f32(x, "x");
-  if (complex_f32(g, "g") != f32 || complex_f32(gw, "gw") != f32)
-    throw nb::type_error("fastspectral.spectral: x, g and gw must share one precision");
+  const bool f32 = common_f32(x, g, gw, "x", "g", "gw");
   std::int64_t xs[3], gs[3], ws[3];
   shape3(x, xs);
   shape3(g, gs);
   shape3(gw, ws);
+  spectral_check::check_weight_grad_shapes(x, g, gw);
   const std::int64_t B = x.shape(0), I = x.shape(1), O = g.shape(1);
-  if (std::int64_t(g.shape(0)) != B) fail("g has the wrong batch size");
-  if (std::int64_t(gw.shape(0)) != I || std::int64_t(gw.shape(1)) != O)
-    fail("gw must have shape (in, out, ...)");
   Modes md;
   md.check(w1, s1, d1, w2, s2, d2, L, ws, xs, gs);
   if (scale && std::int64_t(scale->shape(0)) < L) fail("scale is shorter than L");

@@ -4,6 +4,8 @@
 #include <nanobind/ndarray.h>
 
 #include <complex>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace fs {
@@ -21,6 +23,59 @@ bool complex_f32(const A& a, const char* what) {
   if (a.dtype() == nanobind::dtype<std::complex<double>>()) return false;
   throw nanobind::type_error(
       (std::string("fastspectral.spectral: ") + what + " must be complex64 or complex128").c_str());
+}
+
+// The three mode extents (N1, N2, N3h) of a 5-D half-spectrum (B, C, N1, N2, N3h).
+template <class A>
+void shape3(const A& a, std::int64_t* s) {
+  for (int k = 0; k < 3; ++k) s[k] = std::int64_t(a.shape(2 + k));
+}
+
+// Whether two arrays of es-byte elements share memory (the kernels write dst while reading).
+template <class A, class B>
+bool overlaps(const A& a, const B& b, std::size_t es) {
+  const char* pa = static_cast<const char*>(a.data());
+  const char* pb = static_cast<const char*>(b.data());
+  return a.size() && b.size() && pa < pb + b.size() * es && pb < pa + a.size() * es;
+}
+
+// Precision of three arrays that must agree (complex64: true); TypeError otherwise.
+template <class A>
+bool common_f32(const A& a, const A& b, const A& c, const char* na, const char* nb,
+                const char* nc) {
+  const bool f32 = complex_f32(a, na);
+  if (complex_f32(b, nb) != f32 || complex_f32(c, nc) != f32)
+    throw nanobind::type_error((std::string("fastspectral.spectral: ") + na + ", " + nb +
+                                " and " + nc + " must share one precision")
+                                   .c_str());
+  return f32;
+}
+
+// Channel contraction dst[b, p] = sum_q src[b, q] W[..]: W is (I, O, ...); adjoint swaps the
+// roles of I and O.  Returns q = channels read, p = channels written.
+struct MixChannels {
+  std::int64_t B, I, O, Q, P;
+};
+template <class A>
+MixChannels mix_channels(const A& src, const A& W, const A& dst, bool adjoint) {
+  MixChannels c;
+  c.I = W.shape(0);
+  c.O = W.shape(1);
+  c.B = src.shape(0);
+  c.Q = adjoint ? c.O : c.I;
+  c.P = adjoint ? c.I : c.O;
+  if (std::int64_t(src.shape(1)) != c.Q) fail("src has the wrong channel count");
+  if (std::int64_t(dst.shape(1)) != c.P || std::int64_t(dst.shape(0)) != c.B)
+    fail("dst has the wrong batch or channel count");
+  return c;
+}
+
+// Weight gradient gw[i, o] = sum_b conj(x[b, i]) g[b, o]: gw must be (I, O, ...).
+template <class A>
+void check_weight_grad_shapes(const A& x, const A& g, const A& gw) {
+  if (g.shape(0) != x.shape(0)) fail("g has the wrong batch size");
+  if (gw.shape(0) != x.shape(1) || gw.shape(1) != g.shape(1))
+    fail("gw must have shape (in, out, ...)");
 }
 
 }  // namespace spectral_check

@@ -27,18 +27,10 @@ namespace {
 using DevSpec = nb::ndarray<nb::device::cuda, nb::c_contig, nb::ndim<5>>;
 using DevScale = nb::ndarray<const double, nb::device::cuda, nb::c_contig, nb::ndim<1>>;
 
-using spectral_check::complex_f32;
+using spectral_check::common_f32;
 using spectral_check::fail;
-
-void shape3(const DevSpec& a, std::int64_t* s) {
-  for (int k = 0; k < 3; ++k) s[k] = std::int64_t(a.shape(2 + k));
-}
-
-bool overlaps(const DevSpec& a, const DevSpec& b, std::size_t es) {
-  const char* pa = static_cast<const char*>(a.data());
-  const char* pb = static_cast<const char*>(b.data());
-  return a.size() && b.size() && pa < pb + b.size() * es && pb < pa + a.size() * es;
-}
+using spectral_check::overlaps;
+using spectral_check::shape3;
 
 void same_device(const DevSpec& a, const DevSpec& b, const char* what) {
   if (a.device_id() != b.device_id())
@@ -83,9 +75,7 @@ void spectral_mix_cuda(DevSpec src, DevSpec W, DevSpec dst, std::int64_t w0_1, s
                        std::int64_t off1, std::int64_t w0_2, std::int64_t r2, std::int64_t off2,
                        std::int64_t L, bool adjoint, std::optional<DevScale> scale,
                        std::uintptr_t stream) {
-  const bool f32 = complex_f32(src, "src");
-  if (complex_f32(W, "weight") != f32 || complex_f32(dst, "dst") != f32)
-    throw nb::type_error("fastspectral.spectral: src, weight and dst must share one precision");
+  const bool f32 = common_f32(src, W, dst, "src", "weight", "dst");
   same_device(src, dst, "src and dst");
   same_device(W, dst, "weight and dst");
   check_scale(scale, L, dst.device_id());
@@ -93,11 +83,8 @@ void spectral_mix_cuda(DevSpec src, DevSpec W, DevSpec dst, std::int64_t w0_1, s
   shape3(src, ss);
   shape3(W, ws);
   shape3(dst, ds);
-  const std::int64_t I = W.shape(0), O = W.shape(1), B = src.shape(0);
-  const std::int64_t Q = adjoint ? O : I, P = adjoint ? I : O;
-  if (std::int64_t(src.shape(1)) != Q) fail("src has the wrong channel count");
-  if (std::int64_t(dst.shape(1)) != P || std::int64_t(dst.shape(0)) != B)
-    fail("dst has the wrong batch or channel count");
+  const auto ch = spectral_check::mix_channels(src, W, dst, adjoint);
+  const std::int64_t O = ch.O, B = ch.B, Q = ch.Q, P = ch.P;
   const auto m = lead_modes(w0_1, r1, off1, w0_2, r2, off2, L, ws, ss, ds);
   const std::size_t es = f32 ? 8 : 16;
   if (overlaps(dst, src, es) || overlaps(dst, W, es)) fail("dst must not overlap the inputs");
@@ -118,9 +105,7 @@ void spectral_weight_grad_cuda(DevSpec x, DevSpec g, DevSpec gw, std::int64_t w0
                                std::int64_t r1, std::int64_t off1, std::int64_t w0_2,
                                std::int64_t r2, std::int64_t off2, std::int64_t L,
                                std::optional<DevScale> scale, std::uintptr_t stream) {
-  const bool f32 = complex_f32(x, "x");
-  if (complex_f32(g, "g") != f32 || complex_f32(gw, "gw") != f32)
-    throw nb::type_error("fastspectral.spectral: x, g and gw must share one precision");
+  const bool f32 = common_f32(x, g, gw, "x", "g", "gw");
   same_device(x, gw, "x and gw");
   same_device(g, gw, "g and gw");
   check_scale(scale, L, gw.device_id());
@@ -128,10 +113,8 @@ void spectral_weight_grad_cuda(DevSpec x, DevSpec g, DevSpec gw, std::int64_t w0
   shape3(x, xs);
   shape3(g, gs);
   shape3(gw, ws);
+  spectral_check::check_weight_grad_shapes(x, g, gw);
   const std::int64_t B = x.shape(0), I = x.shape(1), O = g.shape(1);
-  if (std::int64_t(g.shape(0)) != B) fail("g has the wrong batch size");
-  if (std::int64_t(gw.shape(0)) != I || std::int64_t(gw.shape(1)) != O)
-    fail("gw must have shape (in, out, ...)");
   const auto m = lead_modes(w0_1, r1, off1, w0_2, r2, off2, L, ws, xs, gs);
   const std::size_t es = f32 ? 8 : 16;
   if (overlaps(gw, x, es) || overlaps(gw, g, es)) fail("gw must not overlap the inputs");
