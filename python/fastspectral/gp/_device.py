@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._dispatch import _cupy, has_cuda, is_cupy_array
+from .._dispatch import _cupy, is_cupy_array
 
 __all__ = ["DEVICES", "resolve_device", "get_xp", "to_device", "to_host", "is_device_array"]
 
@@ -86,7 +86,3 @@ def resolve_device(problem, device: str | None) -> str:
         return device
     return "cuda" if kinds == {"cupy"} else "cpu"
 
-
-def cuda_available() -> bool:
-    """cupy importable and fastspectral's CUDA module sees a device (what the gpu tests need)."""
-    return _cupy() is not None and has_cuda()

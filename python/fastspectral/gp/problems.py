@@ -37,7 +37,8 @@ class Problem:
         grids), or an array of the grid shape (numpy or cupy: cupy data makes ``gp.solve`` run
         on the GPU by default; it is copied to the host for validation).
     boundary : g, a callable like ``source``, or an array with one value per boundary grid point
-        (in the order of ``grid_boundary_mask``'s flattened True entries).
+        (in the order of ``grid_boundary_mask``'s flattened True entries; numpy or cupy, not
+        mixed with a source array of the other kind).
     nonlinearity, dnonlinearity : N(u) and N'(u), pointwise (both or neither).
     exact : optional exact solution (callable), used for errors in benchmarks and tests.
     freq_scale : optional hint for the kernel's initial frequency range (cycles per unit length):

@@ -240,7 +240,26 @@ terms; anything else (u_xy alone, third-order mixed terms) is refused.  Checked 
 tests (U solve, residual, FD gradients, with and without a first-order term).  Measured (one
 BLAS thread, 2-core shared CPU, Q = 30, tau = 1e10): u_xx + 0.6 u_xy + 0.8 u_yy = f,
 u = sin(10x) sin(10y) on [0, 2 pi]^2, 60^2, 3 outer iterations: 7.5e-5 in 28 s, ~300 CG steps
-per U solve (the pure Laplacian: 1-3 steps)."""
+per U solve (the pure Laplacian: 1-3 steps).
+
+Devices (``gp.solve(..., device=...)``; issue 5).  One code path: the grid-level code runs on
+an array module xp (numpy, or cupy for device 'cuda'; gp/_device.py), so on the CPU every
+host <-> device move is a no-op and the numbers are bit-for-bit those of the numpy-only solver.
+On 'cuda' every array with M = prod(grid) entries lives on the GPU: U, Y, F, D, the PCG vectors,
+the residual R, Alpha, the mode-product results (fastspectral.kron on cupy arrays) and the
+batches of the capacitance assembly.  On the host: the per-dimension M_d x M_d algebra (kernel
+matrices, eigendecompositions, T, Ti, G, Kinv, Aop, the preconditioner's Gi), copied to the
+GPU once per theta (factors()["x"]) or per preconditioner; the N_b x N_b capacitance matrix,
+assembled on the GPU and Cholesky-factorised on the host with scipy (cho_factor raises on a
+non-definite S, which the relative-shift fallback relies on; cupy's cholesky returns NaNs
+silently by default), so each PCG step moves two N_b-vectors (B Z down, the solve back up);
+the theta-gradient's M_d x M_d contractions (computed on the GPU, their results moved for the
+Toeplitz lag sums), scalars, L-BFGS (scipy) with a host theta, and the final checks (_judge,
+error tracking: one copy of U, R and Alpha each).  problem.nonlinearity is called on device
+arrays.  1-D problems run on the host whatever the device.  The cupy path has NOT run on a
+GPU yet: it is exercised only through the strict numpy-backed stand-in for cupy in
+tests/test_gp_device.py (which refuses host arrays, implicit conversion and numpy functions
+on its arrays); the gpu-marked tests there compare real cupy against numpy."""
 from __future__ import annotations
 
 import math
