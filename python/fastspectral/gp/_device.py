@@ -64,7 +64,7 @@ def get_xp(device: str):
 def _array_data(problem) -> list:
     """The problem's array-valued data (source / boundary given as arrays, not callables)."""
     return [v for v in (problem.source, problem.boundary)
-            if not callable(v) and hasattr(v, "shape")]
+            if not callable(v) and hasattr(v, "shape") and not isinstance(v, np.generic)]
 
 
 def resolve_device(problem, device: str | None) -> str:
@@ -79,7 +79,7 @@ def resolve_device(problem, device: str | None) -> str:
     if len(kinds) > 1:
         names = [f"{n}: {'cupy' if is_cupy_array(a) else type(a).__name__}"
                  for n, a in zip(("source", "boundary"), (problem.source, problem.boundary))
-                 if not callable(a) and hasattr(a, "shape")]
+                 if any(a is v for v in data)]
         raise ValueError("the problem mixes cupy and numpy arrays (" + ", ".join(names) +
                          "); give all array data on one device")
     if device is not None:

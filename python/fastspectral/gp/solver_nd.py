@@ -245,7 +245,8 @@ per U solve (the pure Laplacian: 1-3 steps).
 Devices (``gp.solve(..., device=...)``; issue 5).  One code path: the grid-level code runs on
 an array module xp (numpy, or cupy for device 'cuda'; gp/_device.py), so on the CPU every
 host <-> device move is a no-op and the numbers are bit-for-bit those of the numpy-only solver.
-On 'cuda' every array with M = prod(grid) entries lives on the GPU: U, Y, F, D, the PCG vectors,
+On 'cuda' every array with M = prod(grid) entries lives on the GPU: U, Y, F, D (summed from the
+e_d on the host and copied once per theta), the PCG vectors,
 the residual R, Alpha, the mode-product results (fastspectral.kron on cupy arrays) and the
 batches of the capacitance assembly.  On the host: the per-dimension M_d x M_d algebra (kernel
 matrices, eigendecompositions, T, Ti, G, Kinv, Aop, the preconditioner's Gi), copied to the
