@@ -5,7 +5,8 @@ kernels   per-dimension spectral-mixture kernels (Student-t / Gaussian mixtures,
 problems  box-domain PDE descriptions and the paper's benchmark problems (1-D/2-D Poisson and
           Allen-Cahn, 2-D advection, 3-D Poisson / Helmholtz)
 solver    ``solve(problem, grid_size, ...)`` -> ``GPSolution`` (1-D here, d >= 2 in solver_nd:
-          the same objective, U by preconditioned CG on Kronecker matvecs)
+          the same objective, U by preconditioned CG on Kronecker matvecs); numpy or cupy
+          problem data (``device=``; the cupy path has not yet run on a GPU, see solver_nd)
 """
 from __future__ import annotations
 

@@ -33,10 +33,12 @@ class Problem:
     ----------
     domain : sequence of (lo, hi), one per dimension.
     operator : mapping {multi-index of derivative orders (tuple of d ints in 0..2): coefficient}.
-    source : f, a callable f(x_1, ..., x_d) broadcasting over grid arrays, or an array of the grid
-        shape.
+    source : f, a callable f(x_1, ..., x_d) broadcasting over grid arrays (called with numpy
+        grids), or an array of the grid shape (numpy or cupy: cupy data makes ``gp.solve`` run
+        on the GPU by default; it is copied to the host for validation).
     boundary : g, a callable like ``source``, or an array with one value per boundary grid point
-        (in the order of ``grid_boundary_mask``'s flattened True entries).
+        (in the order of ``grid_boundary_mask``'s flattened True entries; numpy or cupy, not
+        mixed with a source array of the other kind).
     nonlinearity, dnonlinearity : N(u) and N'(u), pointwise (both or neither).
     exact : optional exact solution (callable), used for errors in benchmarks and tests.
     freq_scale : optional hint for the kernel's initial frequency range (cycles per unit length):
@@ -114,7 +116,7 @@ class Problem:
             if g.shape == shape:
                 g = g[mask]
         else:
-            g = np.asarray(self.boundary, dtype=float)
+            g = np.asarray(_to_host(self.boundary), dtype=float)
             if g.shape == shape:
                 g = g[mask]
         if g.shape != (nb,):
@@ -141,7 +143,13 @@ def _evaluate(fn, axes, what):
         mesh = np.meshgrid(*axes, indexing="ij")
         val = np.asarray(fn(*mesh), dtype=float)
         return np.broadcast_to(val, shape).copy() if val.ndim == 0 else val
-    return np.asarray(fn, dtype=float)
+    return np.asarray(_to_host(fn), dtype=float)
+
+
+def _to_host(a):
+    """numpy copy of a cupy array (cupy refuses implicit conversion); anything else as is."""
+    from ._device import to_host
+    return to_host(a)
 
 
 # ---------------------------------------------------------------- the paper's problems

@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 
+from . import _device
 from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .problems import Problem, _sizes
 
@@ -152,12 +153,25 @@ class GPSolution:
     points), 'diverged' (the PDE residual on the grid or the field between the nodes blew up),
     'failed' (non-finite objective or field; 2-D: no U solve converged).  Anything but
     'converged' also raises a GPSolverWarning.
+
+    device: 'cpu' or 'cuda' (the solve's device).  On 'cuda' ``values`` is a cupy array; the
+    node vectors, kernels and the weights behind ``predict`` stay on the host, and ``predict``
+    / ``predict_grid`` return cupy arrays when given cupy points (numpy otherwise), computed
+    on the host and copied (the cross-covariances are small next to a solve).
     """
 
-    def __init__(self, problem, axes, values, kernels, alpha, history, status, message):
+    def __init__(self, problem, axes, values, kernels, alpha, history, status, message,
+                 device="cpu", xp=np):
         self.problem, self.axes, self.values = problem, axes, values
-        self.kernels, self._alpha = kernels, alpha
+        self.kernels, self._alpha = kernels, alpha    # alpha = K^{-1} U, always on the host
         self.history, self.status, self.message = history, status, message
+        self.device, self._xp = device, xp
+
+    def _out(self, a, like):
+        """a (host) moved to the device when any of ``like`` is a device array."""
+        if not any(_device.is_device_array(v) for v in like):
+            return a
+        return _device.to_device(a, self._xp if self._xp is not np else _device.get_xp("cuda"))
 
     @property
     def n_iter(self):
@@ -174,7 +188,7 @@ class GPSolution:
         dimension (derivative orders 0..2, e.g. (2, 0) for u_xx).
         """
         d = len(self.axes)
-        pts = np.asarray(points, float)
+        pts = np.asarray(_device.to_host(points), float)
         if d == 1 and pts.ndim == 1:
             pts = pts[:, None]
         if pts.ndim != 2 or pts.shape[1] != d:
@@ -183,7 +197,8 @@ class GPSolution:
         if len(orders) != d:
             raise ValueError(f"order must be an int or {d} ints, got {order!r}")
         if d == 1:
-            return self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ self._alpha
+            return self._out(self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0])
+                             @ self._alpha, [points])
         # contract alpha one axis at a time, keeping the point index n in front
         Z = self.kernels[0].matrix(pts[:, 0], self.axes[0], order=orders[0]) @ \
             self._alpha.reshape(len(self.axes[0]), -1)
@@ -191,13 +206,15 @@ class GPSolution:
         for i in range(1, d):
             Ki = self.kernels[i].matrix(pts[:, i], self.axes[i], order=orders[i])
             Z = np.einsum("nj...,nj->n...", Z, Ki)
-        return Z
+        return self._out(Z, [points])
 
     def predict_grid(self, *coords):
-        """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim)."""
+        """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim;
+        a cupy result when any of them is a cupy array)."""
         from ..kron import kron_mode_product
-        mats = [k.matrix(np.asarray(c, float), ax) for k, c, ax in zip(self.kernels, coords, self.axes)]
-        return kron_mode_product(mats, self._alpha)
+        mats = [k.matrix(np.asarray(_device.to_host(c), float), ax)
+                for k, c, ax in zip(self.kernels, coords, self.axes)]
+        return self._out(kron_mode_product(mats, self._alpha), coords)
 
     def spectrum(self, dim: int = 0):
         """(frequencies, weights) of the learned kernel along dimension ``dim``."""
@@ -225,7 +242,8 @@ class GPSolution:
         return float(np.linalg.norm(up - ue) / np.linalg.norm(ue))
 
     def __repr__(self):
-        return f"GPSolution(status={self.status!r}, n_iter={self.n_iter}, grid={self.values.shape})"
+        return (f"GPSolution(status={self.status!r}, n_iter={self.n_iter}, "
+                f"grid={tuple(self.values.shape)}, device={self.device!r})")
 
 
 class _Objective1D:
@@ -416,7 +434,7 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
           bound_frequencies: bool = False, profile: bool = True, blas_threads: int | None = 1,
           learn_tau: bool | None = None,
           verbose: bool = False, track_error: bool = True,
-          callback=None) -> GPSolution:
+          callback=None, device: str | None = None) -> GPSolution:
     """Solve ``problem`` with GP-HM on a uniform grid of ``grid_size`` nodes per dimension
     (endpoints included; an int or one int per dimension).  1-D: linear or nonlinear PDEs;
     d >= 2 (see solver_nd): per dimension even orders (u_xx, Laplacian, Helmholtz), first
@@ -461,6 +479,16 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     verbose : print one line per outer iteration (the progress display).
     callback : called with each history record (a dict).
     track_error : record the relative L2 error against problem.exact (300 points) per iteration.
+    device : 'cpu', 'cuda' or None (default): None runs on 'cuda' when the problem's array data
+        (source / boundary given as arrays) are cupy arrays, else on 'cpu'.  Mixing cupy and
+        numpy arrays in one problem is a ValueError; 'cuda' without cupy or a visible GPU a
+        RuntimeError.  Callables (source, boundary, exact) are evaluated on host (numpy) grids
+        and array data is validated on the host; the nonlinearity N(u), N'(u) is called with
+        arrays of the solve's device (``lambda u: u**3`` and numpy ufuncs such as np.sin work on
+        cupy arrays too).  1-D problems are dense M x M algebra and run on the host whatever
+        the device; with 'cuda' the solution's ``values`` are then copied to the GPU.  d >= 2
+        on 'cuda' keeps every grid-sized array on the GPU (see "Devices" in solver_nd).
+        The 'cuda' path has not yet run on a GPU (only through the tests' strict stand-in).
 
     Returns a GPSolution; its status says whether it converged.  A grid too coarse for the
     requested frequencies gives a GPSolverWarning.
@@ -471,14 +499,16 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
                       lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
                       tau_init=tau_init, bound_frequencies=bound_frequencies, profile=profile,
                       learn_tau=learn_tau, verbose=verbose, track_error=track_error,
-                      callback=callback)
+                      callback=callback, device=device)
 
 
 def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lbfgs_steps, tol,
            lambda_b, jitter, max_time, tau_max, tau_init, bound_frequencies, profile, learn_tau,
-           verbose, track_error, callback):
+           verbose, track_error, callback, device):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
+    device = _device.resolve_device(problem, device)
+    xp = _device.get_xp(device)     # fails early for 'cuda' without cupy / GPU
     if problem.ndim >= 2:
         from .solver_nd import solve_nd
         return solve_nd(problem, _sizes(grid_size, problem.ndim), kernel=kernel,
@@ -486,7 +516,7 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
                         freq_scale=freq_scale, max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol,
                         lambda_b=lambda_b, jitter=jitter, max_time=max_time, tau_max=tau_max,
                         tau_init=tau_init, learn_tau=bool(learn_tau), track_error=track_error,
-                        verbose=verbose, callback=callback)
+                        verbose=verbose, callback=callback, device=device)
     if learn_tau is False:
         raise NotImplementedError("learn_tau=False is implemented for problems of 2 or more "
                                   "dimensions only")
@@ -612,4 +642,6 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
     if status != "converged":
         warnings.warn(f"GP solver did not converge ({status}: {message}); returning the best iterate",
                       GPSolverWarning, stacklevel=3)
-    return GPSolution(problem, axes, U, [kern], alpha, history, status, message)
+    # 1-D runs on the host (dense 400 x 400 algebra); only the returned values move
+    return GPSolution(problem, axes, _device.to_device(U, xp), [kern], alpha, history, status,
+                      message, device=device, xp=xp)

@@ -240,7 +240,27 @@ terms; anything else (u_xy alone, third-order mixed terms) is refused.  Checked 
 tests (U solve, residual, FD gradients, with and without a first-order term).  Measured (one
 BLAS thread, 2-core shared CPU, Q = 30, tau = 1e10): u_xx + 0.6 u_xy + 0.8 u_yy = f,
 u = sin(10x) sin(10y) on [0, 2 pi]^2, 60^2, 3 outer iterations: 7.5e-5 in 28 s, ~300 CG steps
-per U solve (the pure Laplacian: 1-3 steps)."""
+per U solve (the pure Laplacian: 1-3 steps).
+
+Devices (``gp.solve(..., device=...)``; issue 5).  One code path: the grid-level code runs on
+an array module xp (numpy, or cupy for device 'cuda'; gp/_device.py), so on the CPU every
+host <-> device move is a no-op and the numbers are bit-for-bit those of the numpy-only solver.
+On 'cuda' every array with M = prod(grid) entries lives on the GPU: U, Y, F, D (summed from the
+e_d on the host and copied once per theta), the PCG vectors,
+the residual R, Alpha, the mode-product results (fastspectral.kron on cupy arrays) and the
+batches of the capacitance assembly.  On the host: the per-dimension M_d x M_d algebra (kernel
+matrices, eigendecompositions, T, Ti, G, Kinv, Aop, the preconditioner's Gi), copied to the
+GPU once per theta (factors()["x"]) or per preconditioner; the N_b x N_b capacitance matrix,
+assembled on the GPU and Cholesky-factorised on the host with scipy (cho_factor raises on a
+non-definite S, which the relative-shift fallback relies on; cupy's cholesky returns NaNs
+silently by default), so each PCG step moves two N_b-vectors (B Z down, the solve back up);
+the theta-gradient's M_d x M_d contractions (computed on the GPU, their results moved for the
+Toeplitz lag sums), scalars, L-BFGS (scipy) with a host theta, and the final checks (_judge,
+error tracking: one copy of U, R and Alpha each).  problem.nonlinearity is called on device
+arrays.  1-D problems run on the host whatever the device.  The cupy path has NOT run on a
+GPU yet: it is exercised only through the strict numpy-backed stand-in for cupy in
+tests/test_gp_device.py (which refuses host arrays, implicit conversion and numpy functions
+on its arrays); the gpu-marked tests there compare real cupy against numpy."""
 from __future__ import annotations
 
 import math
@@ -250,6 +270,7 @@ import warnings
 import numpy as np
 
 from ..kron import kron_mode_product
+from . import _device
 from .kernels import Kernel1D, baseline_log_a, is_baseline, make_kernel
 from .solver import _backtrack, _scipy
 
@@ -258,6 +279,8 @@ __all__ = ["solve_nd"]
 # relative change of the outer objective attributable to the CG tolerance (cg_tol = 1e-10 on
 # the normal equations); a larger change is real progress
 _CG_NOISE = 1e-6
+# per-dimension matrices that factors() copies to the device (they multiply grid-sized arrays)
+_DEVICE_KEYS = ("T", "Ti", "G", "Kinv", "Aop", "K1", "A1", "E1", "R", "V", "Vi")
 # grid values per batch when the d-D capacitance matrix is assembled column by column
 # (complex128: 2**21 values = 32 MiB per batch array)
 _CAP_BATCH = 2 ** 21
@@ -302,36 +325,36 @@ def _split_operator(problem):
     return parts, c0, kinds, cross
 
 
-def _pcg(apply_h, b, apply_p, x0, tol, maxiter, flexible=False):
+def _pcg(apply_h, b, apply_p, x0, tol, maxiter, flexible=False, xp=np):
     """Preconditioned conjugate gradients on grid-shaped arrays (real, or complex with a
-    Hermitian H and P: the inner products are Re<r, z>); returns (x, iterations, relative
-    residual)."""
+    Hermitian H and P: the inner products are Re<r, z>) of array module xp; returns (x,
+    iterations, relative residual)."""
     x = x0.copy()
     r = b - apply_h(x)
-    bn = float(np.linalg.norm(b)) or 1.0
-    rel = float(np.linalg.norm(r)) / bn
+    bn = float(xp.linalg.norm(b)) or 1.0
+    rel = float(xp.linalg.norm(r)) / bn
     if rel <= tol:
         return x, 0, rel
     z = apply_p(r)
     p = z.copy()
-    rz = float(np.vdot(r, z).real)
+    rz = float(xp.vdot(r, z).real)
     r_old = r.copy() if flexible else None
     for it in range(1, maxiter + 1):
         hp = apply_h(p)
-        php = float(np.vdot(p, hp).real)
+        php = float(xp.vdot(p, hp).real)
         if not php > 0:   # H is HPD: a non-positive curvature means round-off took over
             return x, it, rel
         a = rz / php
         x += a * p
         r -= a * hp
-        rel = float(np.linalg.norm(r)) / bn
+        rel = float(xp.linalg.norm(r)) / bn
         if rel <= tol:
             return x, it, rel
         z = apply_p(r)
-        rz2 = float(np.vdot(r, z).real)
+        rz2 = float(xp.vdot(r, z).real)
         if flexible:
             # Polak-Ribiere form: robust to a preconditioner that is not exactly linear
-            num = float(np.vdot(r - r_old, z).real)
+            num = float(xp.vdot(r - r_old, z).real)
             r_old[...] = r
         else:
             num = rz2
@@ -342,12 +365,14 @@ def _pcg(apply_h, b, apply_p, x0, tol, maxiter, flexible=False):
 
 def _unfold(X, d):
     """Mode-d unfolding: (M_d, M / M_d)."""
-    return np.moveaxis(X, d, 0).reshape(X.shape[d], -1)
+    return X.transpose([d] + [i for i in range(X.ndim) if i != d]).reshape(X.shape[d], -1)
 
 
 def _fold(X2, d, shape):
     moved = (shape[d],) + tuple(s for i, s in enumerate(shape) if i != d)
-    return np.moveaxis(X2.reshape(moved), 0, d)
+    # the inverse of _unfold's axis order: axis 0 goes back to position d
+    perm = list(range(1, d + 1)) + [0] + list(range(d + 1, len(shape)))
+    return X2.reshape(moved).transpose(perm)
 
 
 def _h(A):
@@ -358,9 +383,13 @@ class _ModelND:
     """The objective's data, per-theta factorisations, the U solve and the gradient, for a
     d-dimensional grid (d >= 2)."""
 
-    def __init__(self, problem, axes, kernels, jitter, lambda_b, cg_tol=1e-10, cg_maxiter=400):
+    def __init__(self, problem, axes, kernels, jitter, lambda_b, cg_tol=1e-10, cg_maxiter=400,
+                 xp=np):
         from .solver import _Axis
         self.p = problem
+        # array module of the grid-sized arrays (numpy, or cupy for device 'cuda'); the
+        # per-dimension matrices are built on the host and copied by _dev
+        self.xp = xp
         self.axes = [_Axis(x) for x in axes]
         self.ndim = len(axes)
         self.kernels = kernels
@@ -376,14 +405,15 @@ class _ModelND:
                 "nonlinear PDEs with first-order terms are not supported: the complex whitening "
                 f"used for odd-order dimensions ({[i for i, o in enumerate(self.odd) if o]}) "
                 "needs a linear operator")
-        self.F = problem.source_on(axes)
+        self.F = self._dev(problem.source_on(axes))
         shape = tuple(len(x) for x in axes)
         self.shape = shape
-        self.mask = problem.boundary_mask(shape)
-        self.g = problem.boundary_on(axes)
+        self.mask_host = problem.boundary_mask(shape)
+        self.mask = self._dev(self.mask_host)
+        self.g = self._dev(problem.boundary_on(axes))
         self.M = int(np.prod(shape))
-        self.Nb = int(self.mask.sum())
-        self._faces = self._make_faces()
+        self.Nb = int(self.mask_host.sum())
+        self._faces = [(a, e, self._dev(own)) for a, e, own in self._make_faces()]
         self.splits = np.cumsum([k.n_params for k in kernels])[:-1]
         self.cg_tol, self.cg_maxiter = cg_tol, cg_maxiter
         self.cg_iters = 0          # CG iterations of the last U solve
@@ -405,6 +435,10 @@ class _ModelND:
         self.prec_refine = 0
         self.cg_flexible = self.complex or any(self.mixed)
         self.fac = None
+
+    def _dev(self, a):
+        """a (host) on the solver's device (no copy on the CPU)."""
+        return _device.to_device(a, self.xp)
 
     # ------------------------------------------------------------------ parameters
     def set_theta(self, theta):
@@ -481,7 +515,10 @@ class _ModelND:
             fd.update(K1=K1, A1=K1 @ fd["Kinv"], E1=_h(fd["Ti"]) @ K1 @ fd["Ti"])
         if not (np.all(np.isfinite(D)) and all(np.all(np.isfinite(f["T"])) for f in out)):
             raise ValueError("non-finite operator (trial hyperparameters out of range)")
-        self.fac = {"f": out, "D": D, "Dd": Dd}
+        # "x": the matrices that meet grid-sized arrays, on the solver's device (the same
+        # objects on the CPU); W, lam, e, K, Kk stay on the host (preconditioner, gradient)
+        fx = [{k: self._dev(v) for k, v in fd.items() if k in _DEVICE_KEYS} for fd in out]
+        self.fac = {"f": out, "x": fx, "D": self._dev(D), "Dd": self._dev(Dd)}
         return self.fac
 
     def _r(self, Y, fac, adjoint=False):
@@ -489,7 +526,7 @@ class _ModelND:
         (Dd) plus, for mixed-order dimensions, a dense mode product, plus for each mixed
         derivative c u_(x_i x_j) the two-mode product c E1_i (x) E1_j."""
         Dd = fac["Dd"]
-        f = fac["f"]
+        f = fac["x"]
         out = (Dd.conj() if adjoint else Dd) * Y
         for d, fd in enumerate(f):
             if self.mixed[d]:
@@ -534,11 +571,12 @@ class _ModelND:
     def _bt(self, Y, f):
         """P_b T Y: U = T Y at the boundary nodes (leading batch axes allowed), touching only
         the boundary rows of each T_a: a face costs O(M) plus a (d-1)-D mode-product chain."""
+        xp = self.xp
         nb = Y.ndim - self.ndim
-        dtype = np.result_type(Y, *(fd["T"] for fd in f))
-        out = np.zeros(Y.shape, dtype)
+        dtype = np.result_type(Y.dtype, *(fd["T"].dtype for fd in f))
+        out = xp.zeros(Y.shape, dtype)
         for a, e, _ in self._faces:
-            face = np.tensordot(f[a]["T"][e], Y, axes=([0], [nb + a]))
+            face = xp.tensordot(f[a]["T"][e], Y, axes=([0], [nb + a]))
             face = kron_mode_product([fd["T"] for i, fd in enumerate(f) if i != a], face)
             idx = [slice(None)] * Y.ndim
             idx[nb + a] = e
@@ -547,19 +585,20 @@ class _ModelND:
 
     def _btt(self, s, f):
         """T^H P_b^T s (the adjoint of _bt; s may carry leading batch axes)."""
+        xp = self.xp
         bshape = s.shape[:-1]
         nb = len(bshape)
-        dtype = np.result_type(s, *(fd["T"] for fd in f))
-        Z = np.zeros(bshape + self.shape, dtype)
+        dtype = np.result_type(s.dtype, *(fd["T"].dtype for fd in f))
+        Z = xp.zeros(bshape + self.shape, dtype)
         Z[(Ellipsis, self.mask)] = s
-        out = np.zeros(bshape + self.shape, dtype)
+        out = xp.zeros(bshape + self.shape, dtype)
         for a, e, own in self._faces:
             idx = [slice(None)] * Z.ndim
             idx[nb + a] = e
             S = Z[tuple(idx)] * own
             V = kron_mode_product([_h(fd["T"]) for i, fd in enumerate(f) if i != a], S)
             row = f[a]["T"][e].conj().reshape([-1 if i == a else 1 for i in range(self.ndim)])
-            out += np.expand_dims(V, nb + a) * row
+            out += xp.expand_dims(V, nb + a) * row
         return out
 
     def _bnd(self, Y, f):
@@ -583,22 +622,23 @@ class _ModelND:
         but with kernels learned at small tau_2 (10^2..10^4) hundreds to thousands (the prior
         and the PDE term are then of similar size on many modes and no Kronecker form captures
         both).  Hence the solver keeps tau large (see solve_nd)."""
+        xp = self.xp
         fac = self.factors()
-        f = fac["f"]
+        f, fx = fac["f"], fac["x"]
         # ``shift``: a constant stand-in for a Gauss-Newton step's diagonal N'(U).  P divides by
         # D: keep it away from 0 (a Helmholtz term c_0 > 0, the shift, or opposite advection
         # speeds can cancel the sum of the e_d)
         Dp = fac["D"] + shift
-        Dabs = np.abs(Dp)
+        Dabs = xp.abs(Dp)
         floor = max(self.d_floor_rel * float(Dabs.max()), self.d_floor_abs)
         # raise small |D| to the floor, keeping the phase (G couples modes: phases matter)
-        phase = np.where(Dabs > 0, Dp / np.where(Dabs > 0, Dabs, 1.0), 1.0)
-        Dp = np.where(Dabs < floor, floor * phase, Dp)
+        phase = xp.where(Dabs > 0, Dp / xp.where(Dabs > 0, Dabs, 1.0), 1.0)
+        Dp = xp.where(Dabs < floor, floor * phase, Dp)
         Di = 1.0 / Dp
         Dic = Di.conj()
         # tau_2 |D|^2 s^d = 1 at the largest |D|: the identity on modes where every G_d is ~0
         # (2-D: s = (tau_2 max |D|^2)^{-1/2} as before)
-        sh = self.shift_scale * (tau2 * float(np.max(np.abs(Dp) ** 2))) ** (-1.0 / self.ndim)
+        sh = self.shift_scale * (tau2 * float(xp.max(xp.abs(Dp) ** 2))) ** (-1.0 / self.ndim)
         if shift_floor > 0:
             # complex (advection) path: keep cond(G_d + s) <= 1 / shift_floor_rel.  With s
             # below the jitter, P_0^{-1} is computed with absolute errors ~ eps ||P_0^{-1}||
@@ -612,14 +652,17 @@ class _ModelND:
             # exact in exact arithmetic, real for a real system (its real part is taken)
             mx = self.mixed
             Gi = [fd["Vi"] @ g @ _h(fd["Vi"]) if mx[d] else g for d, (fd, g) in enumerate(zip(f, Gi))]
-            Vs = [fd["V"] if mx[d] else n for d, (fd, n) in enumerate(zip(f, self.shape))]
-            VsH = [_h(fd["V"]) if mx[d] else n for d, (fd, n) in enumerate(zip(f, self.shape))]
+            Vs = [fd["V"] if mx[d] else n for d, (fd, n) in enumerate(zip(fx, self.shape))]
+            VsH = [_h(fd["V"]) if mx[d] else n for d, (fd, n) in enumerate(zip(fx, self.shape))]
             real = not self.complex
+            Gi = [self._dev(g) for g in Gi]
 
             def p0inv(R):
                 Z = kron_mode_product(Vs, Di * kron_mode_product(Gi, Dic * kron_mode_product(VsH, R)))
                 return (Z.real if real else Z) / tau2
         else:
+            Gi = [self._dev(g) for g in Gi]
+
             def p0inv(R):
                 return Di * kron_mode_product(Gi, Dic * R) / tau2
 
@@ -631,7 +674,12 @@ class _ModelND:
         elif not generic and any(self.mixed):
             raise ValueError("the 2-D block capacitance needs a diagonal operator (no mixed-order "
                              "dimension)")
-        S = self._capacitance_generic(p0inv, f) if generic else self._capacitance_2d(Di, Gi, f) / tau2
+        # S (N_b x N_b) is assembled on the device and factorised on the host: scipy's
+        # cho_factor raises on a non-definite S (the fallback below needs that; cupy's
+        # cholesky returns NaNs silently by default), and each PCG step then moves only two
+        # N_b-vectors across
+        S = (self._capacitance_generic(p0inv, fx) if generic
+             else self._capacitance_2d(Di, Gi, fx) / tau2)
         nb = S.shape[0]
         S[np.diag_indices(nb)] += 1.0 / wb
         linalg = _scipy("linalg")
@@ -644,7 +692,8 @@ class _ModelND:
 
         def apply(R):
             Z = p0inv(R)
-            return Z - p0inv(self._btt(linalg.cho_solve(cf, self._bt(Z, f), check_finite=False), f))
+            c = linalg.cho_solve(cf, _device.to_host(self._bt(Z, fx)), check_finite=False)
+            return Z - p0inv(self._btt(self._dev(c), fx))
         if not self.prec_refine:
             return apply
         if any(self.mixed):
@@ -657,11 +706,11 @@ class _ModelND:
         # case 654 (flexible CG, no refinement) / 565 / 759 / 2631 with 1 / 2 / 4 refinements,
         # on 64^2, beta = 20, Q = 30: 466 / 377 / 293 / 196 at 1.6-3x the cost per step, so
         # it is off by default (prec_refine = 0).
-        Gs = [fd["G"] + sh * np.eye(len(fd["lam"])) for fd in f]
+        Gs = [self._dev(fd["G"] + sh * np.eye(len(fd["lam"]))) for fd in f]
         Dpc = Dp.conj()
 
         def p_apply(Z):
-            return tau2 * Dpc * kron_mode_product(Gs, Dp * Z) + wb * self._bnd(Z, f)
+            return tau2 * Dpc * kron_mode_product(Gs, Dp * Z) + wb * self._bnd(Z, fx)
 
         def refined(R):
             Z = apply(R)
@@ -672,17 +721,18 @@ class _ModelND:
 
     def _capacitance_generic(self, p0inv, f):
         """B P_0^{-1} B^H by columns: B^H e_j is a rank-one grid; batches bound the memory."""
+        xp = self.xp
         nb = self.Nb
         chunk = max(1, _CAP_BATCH // self.M)
         dtype = complex if self.complex else float
-        S = np.empty((nb, nb), dtype)
+        S = xp.empty((nb, nb), dtype)
         for j0 in range(0, nb, chunk):
             j1 = min(nb, j0 + chunk)
-            E = np.zeros((j1 - j0, nb), dtype)
-            E[np.arange(j1 - j0), np.arange(j0, j1)] = 1.0
+            E = xp.zeros((j1 - j0, nb), dtype)
+            E[xp.arange(j1 - j0), xp.arange(j0, j1)] = 1.0
             # row j of the batch is column j of S (S is Hermitian: rows = conj columns)
             S[:, j0:j1] = self._bt(p0inv(self._btt(E, f)), f).T
-        return 0.5 * (S + _h(S))
+        return _device.to_host(0.5 * (S + _h(S)))
 
     def _capacitance_2d(self, Di, Gi, f):
         """tau_2 B P_0^{-1} B^H in 2-D from (M_d x M_d) products, in boundary-mask order.
@@ -693,7 +743,7 @@ class _ModelND:
         T1i^H, cross blocks T2 ((Pa_i^T Gi1) o (Gi2 Pb_l^H)) T1i^H."""
         T1, T2 = f[0]["T"], f[1]["T"]
         Gi1, Gi2 = Gi
-        t1r, t2c = T1[[0, -1]], T2[[0, -1]]
+        t1r, t2c = (T1[0], T1[-1]), (T2[0], T2[-1])
         T1i = T1[1:-1]
         Pa = [t1r[i][:, None] * Di for i in range(2)]          # (M1, M2)
         Pb = [Di * t2c[j][None, :] for j in range(2)]
@@ -701,7 +751,7 @@ class _ModelND:
         GPbH = [Gi2 @ _h(P) for P in Pb]                       # (M2, M1)
         M1, M2 = self.shape
         nb = 2 * M2 + 2 * (M1 - 2)
-        S = np.empty((nb, nb), np.result_type(Di, T1, T2))
+        S = self.xp.empty((nb, nb), np.result_type(Di.dtype, T1.dtype, T2.dtype))
         ro = [0, M2]
         co = [2 * M2, 2 * M2 + M1 - 2]
         for i in range(2):
@@ -716,26 +766,29 @@ class _ModelND:
                 blk = T2 @ (PaG[i] * GPbH[j]) @ _h(T1i)        # row edge i x column edge j
                 S[ro[i]:ro[i] + M2, co[j]:co[j] + M1 - 2] = blk
                 S[co[j]:co[j] + M1 - 2, ro[i]:ro[i] + M2] = _h(blk)
+        S = _device.to_host(S)
         # edge order -> mask order
         pos = np.full(self.shape, -1)
         pos[0, :] = np.arange(M2)
         pos[-1, :] = M2 + np.arange(M2)
         pos[1:-1, 0] = 2 * M2 + np.arange(M1 - 2)
         pos[1:-1, -1] = 2 * M2 + M1 - 2 + np.arange(M1 - 2)
-        perm = pos[self.mask]
+        perm = pos[self.mask_host]
         return S[np.ix_(perm, perm)]
 
     def _real_u(self, Uc):
         """U from T Y: on the complex path the minimiser over complex Y of a real quadratic is
         real, so the imaginary part is round-off (recorded in imag_rel)."""
-        if not np.iscomplexobj(Uc):
+        if Uc.dtype.kind != "c":
             return Uc
-        self.imag_rel = float(np.linalg.norm(Uc.imag)) / (float(np.linalg.norm(Uc)) or 1.0)
-        return np.ascontiguousarray(Uc.real)
+        xp = self.xp
+        self.imag_rel = float(xp.linalg.norm(Uc.imag)) / (float(xp.linalg.norm(Uc)) or 1.0)
+        return xp.ascontiguousarray(Uc.real)
 
     def solve_u(self, U0, tau1, tau2, gn_steps=30):
+        xp = self.xp
         fac = self.factors()
-        f = fac["f"]
+        f = fac["x"]
         wb = self.lambda_b * tau1
         G = [fd["G"] for fd in f]
         bb = wb * self._btt(self.g, f)
@@ -767,14 +820,14 @@ class _ModelND:
             cap = self.cg_maxiter
             if self.shift_floor_rel > 0:
                 cap = min(cap, self.cg_switch)
-            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, cap, flexible=self.cg_flexible)
+            Y, it, rel = _pcg(H, b, prec, Y0, self.cg_tol, cap, flexible=self.cg_flexible, xp=xp)
             if rel > self.cg_tol and self.cg_maxiter > it and self.shift_floor_rel > 0:
                 # see the module docstring ("First-order terms"): the unfloored P_0 is the
                 # better preconditioner on most solves but loses definiteness on some; the
                 # floored one converges there
                 prec = self.preconditioner(tau1, tau2, shift_floor=self.shift_floor_rel)
                 Y, it2, rel = _pcg(H, b, prec, Y, self.cg_tol, self.cg_maxiter - it,
-                                   flexible=self.cg_flexible)
+                                   flexible=self.cg_flexible, xp=xp)
                 it += it2
             self.cg_iters, self.cg_rel = it, rel
             return self._real_u(self._to_u(Y, f))
@@ -786,7 +839,7 @@ class _ModelND:
             U = self._to_u(Y, f)
             rb = U[self.mask] - self.g
             R = kron_mode_product(Tl, r(Y)) + N(U) - self.F
-            return 0.5 * (np.sum(Y * Y) + wb * (rb @ rb) + tau2 * np.sum(R * R))
+            return float(0.5 * (xp.sum(Y * Y) + wb * (rb @ rb) + tau2 * xp.sum(R * R)))
 
         # Inexact Gauss-Newton: H Y - b of the GN system at Y is the exact gradient of phi, so
         # each linear solve only needs to cut that gradient by a forcing factor (Eisenstat-Walker
@@ -815,8 +868,8 @@ class _ModelND:
 
             rhs = self.F - N(U) + dn * U
             b = tau2 * JT(rhs) + bb
-            bn = float(np.linalg.norm(b)) or 1.0
-            relg = float(np.linalg.norm(H(Y) - b)) / bn
+            bn = float(xp.linalg.norm(b)) or 1.0
+            relg = float(xp.linalg.norm(H(Y) - b)) / bn
             self.cg_rel = relg
             if relg <= gn_tol or _ == gn_steps:
                 break
@@ -825,7 +878,7 @@ class _ModelND:
             # a short PCG run per GN step: allen_cahn_2d(10), 40^2 reached the same error
             # (5.7e-5) in 24 s with at most 100 steps against 56 s with 400
             cap, tol_k = min(self.cg_maxiter, 100), max(eta * relg, 0.1 * gn_tol)
-            Yn, it, rel = _pcg(H, b, prec, Y, tol_k, cap)
+            Yn, it, rel = _pcg(H, b, prec, Y, tol_k, cap, xp=xp)
             total += it
             # neither shift sign wins everywhere (see gn_shift): gn_adapt consecutive runs that
             # hit their cap switch the sign for the following runs (sticky over later U solves)
@@ -844,7 +897,7 @@ class _ModelND:
                 U = self._to_u(Y, f)
                 dn = dN(U)
                 b = tau2 * JT(self.F - N(U) + dn * U) + bb
-                self.cg_rel = float(np.linalg.norm(H(Y) - b)) / (float(np.linalg.norm(b)) or 1.0)
+                self.cg_rel = float(xp.linalg.norm(H(Y) - b)) / (float(xp.linalg.norm(b)) or 1.0)
                 break
         self.cg_iters = total
         return self._to_u(Y, f)
@@ -860,20 +913,21 @@ class _ModelND:
         opposite-sign shift keeps P_0 definite with |D + s| >= |s| (as a negatively shifted
         Laplacian preconditions an indefinite Helmholtz operator).  Numbers in the module
         docstring ("Gauss-Newton shift")."""
+        xp = self.xp
         if self.gn_flip:
-            return float(np.mean(dn))
-        D = self.factors()["D"].real
-        sign = -1.0 if float(D.flat[int(np.argmax(np.abs(D)))]) < 0 else 1.0
-        return sign * self.gn_shift_scale * float(np.sqrt(np.mean(dn * dn)))
+            return float(xp.mean(dn))
+        D = self.factors()["D"].real.ravel()
+        sign = -1.0 if float(D[int(xp.argmax(xp.abs(D)))]) < 0 else 1.0
+        return sign * self.gn_shift_scale * float(xp.sqrt(xp.mean(dn * dn)))
 
     # ------------------------------------------------------------------ objective
     def state(self, U):
         """(Alpha = K^{-1} U, [V_d = K_d^{-1} U_(d)] (mode-d unfoldings), residual R) at the
         current theta (real U)."""
-        f = self.factors()["f"]
+        f = self.factors()["x"]
         V = [fd["Kinv"] @ _unfold(U, d) for d, fd in enumerate(f)]
         Alpha = kron_mode_product([fd["Kinv"] for fd in f], U)
-        R = np.zeros(self.shape)
+        R = self.xp.zeros(self.shape)
         for d, fd in enumerate(f):
             if self.terms[d]:
                 R = R + _fold(fd["Aop"] @ V[d], d, self.shape)
@@ -889,7 +943,7 @@ class _ModelND:
         """For each mixed derivative c u_(x_d x_j): (c, V') with V' = K_d^{-1} (U x_j A1_j)_(d),
         the stand-in for V_d in dimension d's gradient (the term is c A1_d applied along d to
         U x_j A1_j)."""
-        f = self.factors()["f"]
+        f = self.factors()["x"]
         out = []
         for (a, b), c in self.cross.items():
             if d not in (a, b):
@@ -905,12 +959,15 @@ class _ModelND:
         beta = K_d^{-1} A_d^T R_(d); dL = <dK_d, W0> + sum_k c_k <dK_d^(k), tau_2 R_(d) V^T>,
         W0 = (M/M_d)/2 K_d^{-1} - 1/2 V Alpha_(d)^T - tau_2 beta V^T (no symmetry of A_d is
         assumed: odd orders enter through the signed lags of grad_contract)."""
+        xp, host = self.xp, _device.to_host
         fac = self.factors()
-        f = fac["f"]
+        f = fac["x"]
         Alpha, V, R = self.state(U)
-        val = (0.5 * sum(self.M // M_d * fd["logdet"] for M_d, fd in zip(self.shape, f))
-               + 0.5 * float(np.sum(U * Alpha)) + 0.5 * tau2 * float(np.sum(R * R)))
+        val = (0.5 * sum(self.M // M_d * fd["logdet"] for M_d, fd in zip(self.shape, fac["f"]))
+               + 0.5 * float(xp.sum(U * Alpha)) + 0.5 * tau2 * float(xp.sum(R * R)))
         grads = []
+        # the contractions with grid-sized arrays run on the device; their M_d x M_d results
+        # come to the host for the Toeplitz lag sums and the kernel's gradient
         for d in range(self.ndim):
             ax, k, fd = self.axes[d], self.kernels[d], f[d]
             Rd = _unfold(R, d)
@@ -921,13 +978,13 @@ class _ModelND:
             for c, Vc in cross:
                 # d/dtheta_d of c (A1_d (x) A1_j) U = c (dK1_d - K1_d K_d^{-1} dK_d) V'
                 W0 = W0 - tau2 * c * (fd["Kinv"] @ (fd["K1"].T @ Rd)) @ Vc.T
-            g = k.grad_contract(ax.lags, ax.lag_sums(W0), 0)
+            g = k.grad_contract(ax.lags, ax.lag_sums(host(W0)), 0)
             if self.terms[d]:
-                RV = ax.lag_sums(tau2 * (Rd @ V[d].T))
+                RV = ax.lag_sums(host(tau2 * (Rd @ V[d].T)))
                 for kk, c in self.terms[d].items():
                     g = g + c * k.grad_contract(ax.lags, RV, kk)
             for c, Vc in cross:
-                g = g + c * k.grad_contract(ax.lags, ax.lag_sums(tau2 * (Rd @ Vc.T)), 1)
+                g = g + c * k.grad_contract(ax.lags, ax.lag_sums(host(tau2 * (Rd @ Vc.T))), 1)
             grads.append(g)
         return val, np.concatenate(grads), R
 
@@ -939,7 +996,7 @@ class _ModelND:
             try:
                 U = self.solve_u(store["U"], tau1, tau2)
                 store["cg"] = store.get("cg", 0) + self.cg_iters
-                if self.cg_rel > self.cg_accept or not np.all(np.isfinite(U)):
+                if self.cg_rel > self.cg_accept or not bool(self.xp.all(self.xp.isfinite(U))):
                     return np.inf, np.zeros_like(theta)
                 val, grad, _ = self.value_grad(U, tau2)
             except (np.linalg.LinAlgError, ValueError):
@@ -957,24 +1014,28 @@ class _ModelND:
     def term_scale(self, U):
         """Largest norm among the residual's terms: source, each axis' derivative term, c_0 U,
         N(U) (see solver._judge)."""
-        f = self.factors()["f"]
-        norms = [np.linalg.norm(self.F), abs(self.c0) * np.linalg.norm(U)]
+        xp = self.xp
+        f = self.factors()["x"]
+
+        def norm(a):
+            return float(xp.linalg.norm(a))
+        norms = [norm(self.F), abs(self.c0) * norm(U)]
         for d, fd in enumerate(f):
             if self.terms[d]:
-                norms.append(np.linalg.norm(fd["Aop"] @ (fd["Kinv"] @ _unfold(U, d))))
+                norms.append(norm(fd["Aop"] @ (fd["Kinv"] @ _unfold(U, d))))
         for (a, b), c in self.cross.items():
-            norms.append(abs(c) * np.linalg.norm(kron_mode_product(
+            norms.append(abs(c) * norm(kron_mode_product(
                 [f[i]["A1"] if i in (a, b) else n for i, n in enumerate(self.shape)], U)))
         # c U / length^k per term: the size for a field that varies once over the domain, so that
         # a nearly harmonic field with zero source is not judged by round-off
         for d, ax in enumerate(self.axes):
             length = ax.x[-1] - ax.x[0]
-            norms += [abs(c) * np.linalg.norm(U) / length ** k for k, c in self.terms[d].items()]
+            norms += [abs(c) * norm(U) / length ** k for k, c in self.terms[d].items()]
         for (a, b), c in self.cross.items():
             la, lb = (self.axes[i].x[-1] - self.axes[i].x[0] for i in (a, b))
-            norms.append(abs(c) * np.linalg.norm(U) / (la * lb))
+            norms.append(abs(c) * norm(U) / (la * lb))
         if self.p.nonlinearity is not None:
-            norms.append(np.linalg.norm(self.p.nonlinearity(U)))
+            norms.append(norm(self.p.nonlinearity(U)))
         return float(max(norms))
 
     def full_objective(self, U, tau1, tau2):
@@ -985,21 +1046,25 @@ class _ModelND:
         return val, R, rb
 
     def alpha(self, U):
-        f = self.factors()["f"]
+        f = self.factors()["x"]
         return kron_mode_product([fd["Kinv"] for fd in f], U)
 
 
 def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=None,
              max_iter=40, lbfgs_steps=30, tol=1e-9, lambda_b=200.0, jitter=1e-6, max_time=None,
              tau_max=1e10, tau_init=1.0, cg_tol=1e-10, cg_maxiter=None, learn_tau=True,
-             track_error=True, error_points=None, verbose=False, callback=None):
+             track_error=True, error_points=None, verbose=False, callback=None, device=None):
     """The d-D (d >= 2) branch of ``gp.solve`` (see its docstring; arguments mean the same).
 
     error_points: points per dimension for the tracked error (default 300 in 2-D, the paper's
     metric; 64 for d >= 3, where 300^3 evaluations would dominate the run).
     cg_maxiter: PCG steps per U solve; default 400, or 3000 when a dimension has first-order
-    terms (advection needs ~150-500 steps per solve, more for the first one)."""
+    terms (advection needs ~150-500 steps per solve, more for the first one).
+    device: 'cpu', 'cuda' or None (see ``gp.solve`` and "Devices" in the module docstring)."""
     from .solver import GPSolution, GPSolverWarning, _judge, _midpoints
+    device = _device.resolve_device(problem, device)
+    xp = _device.get_xp(device)
+    host = _device.to_host
     axes = problem.grid_axes(sizes)
     h = [(x[-1] - x[0]) / (len(x) - 1) for x in axes]
     nyq = [0.5 / hh for hh in h]
@@ -1027,7 +1092,7 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
         bounds += b
     if cg_maxiter is None:
         cg_maxiter = 3000 if set(_split_operator(problem)[2]) & {"odd", "mixed"} else 400
-    model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter)
+    model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter, xp=xp)
     ex = None
     if track_error and problem.exact is not None:
         npts = error_points or (300 if ndim <= 2 else 64)
@@ -1036,7 +1101,7 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
 
     t0 = time.perf_counter()
     tau1 = tau2 = float(tau_init) if learn_tau else float(tau_max)
-    U = model.solve_u(np.zeros(model.shape), tau1, tau2)
+    U = model.solve_u(xp.zeros(model.shape), tau1, tau2)
     history, best, status, message = [], None, "max_iter", f"reached max_iter={max_iter}"
     stall, prev, nfev, ncg = 0, np.inf, 0, model.cg_iters
     rejected = []
@@ -1046,7 +1111,7 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
         # unbounded below as a residual vanishes (same as 1-D)
         if learn_tau:
             tau1 = min(model.Nb / max(float(rb @ rb), 1e-300), tau_max)
-            tau2 = min(model.M / max(float(np.sum(R * R)), 1e-300), tau_max)
+            tau2 = min(model.M / max(float(xp.sum(R * R)), 1e-300), tau_max)
         store = {"U": U}
         theta0 = model.theta()
         res = _scipy("optimize").minimize(model.profiled, theta0, args=(tau1, tau2, store),
@@ -1074,14 +1139,15 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             value, R, rb = model.full_objective(U, tau1, tau2)
         Alpha = model.alpha(U)
         rec = {"iter": it, "objective": float(value),
-               "residual_rms": float(np.sqrt(np.mean(R * R))),
-               "boundary_rms": float(np.sqrt(np.mean(rb * rb))), "tau1": tau1, "tau2": tau2,
+               "residual_rms": float(xp.sqrt(xp.mean(R * R))),
+               "boundary_rms": float(xp.sqrt(xp.mean(rb * rb))), "tau1": tau1, "tau2": tau2,
                "time": time.perf_counter() - t0, "nfev": nfev, "cg_iterations": ncg,
                "lbfgs": str(res.message)}
         if model.complex:
             rec["imag_rel"] = model.imag_rel
         if ex is not None:
-            up = kron_mode_product([k.matrix(x, ax) for k, x, ax in zip(kernels, ex[0], axes)], Alpha)
+            up = kron_mode_product([k.matrix(x, ax) for k, x, ax in zip(kernels, ex[0], axes)],
+                                   host(Alpha))
             rec["error"] = float(np.linalg.norm(up - ex[1]) / np.linalg.norm(ex[1]))
         history.append(rec)
         if verbose:
@@ -1123,9 +1189,11 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             scale = model.term_scale(U)
         except (np.linalg.LinAlgError, ValueError):
             R, scale = np.full(model.shape, np.nan), 1.0
+        Alpha = host(Alpha)
         mid = kron_mode_product([k.matrix(_midpoints(x), x) for k, x in zip(kernels, axes)], Alpha)
-        status, message = _judge(status, message, U, R, scale, mid, any(rejected[-2:]))
+        status, message = _judge(status, message, host(U), host(R), scale, mid, any(rejected[-2:]))
     if status != "converged":
         warnings.warn(f"GP solver did not converge ({status}: {message}); returning the best iterate",
                       GPSolverWarning, stacklevel=4)
-    return GPSolution(problem, axes, U, kernels, Alpha, history, status, message)
+    return GPSolution(problem, axes, U, kernels, Alpha, history, status, message, device=device,
+                      xp=xp)
