@@ -1046,3 +1046,22 @@ def test_3d_mixed_derivative_u_solve_and_gradient():
     m.set_theta(th)
     U = m.solve_u(np.zeros(shape), 10.0, 30.0)
     _assert_value_grad_matches_fd(m, th, U)
+
+
+def test_default_cg_budget_follows_the_operator(monkeypatch):
+    """Mixed derivatives and first-order terms need thousands of PCG steps per U solve (with
+    400 every U solve of the README's u_xy example failed); pure even orders keep 400."""
+    from fastspectral.gp import solver_nd
+    seen = []
+    orig = solver_nd._ModelND.__init__
+
+    def init(self, *a, **k):
+        orig(self, *a, **k)
+        seen.append(self.cg_maxiter)
+    monkeypatch.setattr(solver_nd._ModelND, "__init__", init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GPSolverWarning)
+        for p in (_anisotropic_problem(), _advection_diffusion_problem(), _small_advection_problem(),
+                  _small_2d_problem()):
+            solve(p, 6, n_components=2, max_iter=1, lbfgs_steps=1)
+    assert seen == [3000, 3000, 3000, 400]

@@ -1059,7 +1059,8 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
     error_points: points per dimension for the tracked error (default 300 in 2-D, the paper's
     metric; 64 for d >= 3, where 300^3 evaluations would dominate the run).
     cg_maxiter: PCG steps per U solve; default 400, or 3000 when a dimension has first-order
-    terms (advection needs ~150-500 steps per solve, more for the first one).
+    terms or the operator a mixed derivative (advection needs ~150-500 steps per solve, more
+    for the first one).
     device: 'cpu', 'cuda' or None (see ``gp.solve`` and "Devices" in the module docstring)."""
     from .solver import GPSolution, GPSolverWarning, _judge, _midpoints
     device = _device.resolve_device(problem, device)
@@ -1091,7 +1092,11 @@ def solve_nd(problem, sizes, *, kernel="student_t", n_components=30, freq_scale=
             k.log_a[:] = np.minimum(k.log_a, b[-1][1])
         bounds += b
     if cg_maxiter is None:
-        cg_maxiter = 3000 if set(_split_operator(problem)[2]) & {"odd", "mixed"} else 400
+        _, _, kinds, cross = _split_operator(problem)
+        # first-order and mixed-derivative terms: hundreds to thousands of steps per U solve
+        # (u_xx + 0.6 u_xy + 0.8 u_yy on 20^2 at the default freq_scale: 1000-3000; with 400
+        # every U solve failed and the run stopped at 1.5e-2, with 3000 it reached 3.0e-5)
+        cg_maxiter = 3000 if set(kinds) & {"odd", "mixed"} or cross else 400
     model = _ModelND(problem, axes, kernels, jitter, lambda_b, cg_tol, cg_maxiter, xp=xp)
     ex = None
     if track_error and problem.exact is not None:
