@@ -629,17 +629,20 @@ def test_advection_preconditioner_is_the_stated_inverse():
                                atol=1e-10 * np.abs(want).max())
 
 
-def test_advection_gradient_matches_finite_differences():
+def _assert_first_order_gradients(problem, n_coords):
     """Odd orders: K^(1) is antisymmetric, so its hyperparameter gradient enters with signed
     lags; value_grad and the profiled (envelope-theorem) gradient against central differences."""
-    ks = _small_kernels()
-    m = _model_2d(_small_advection_problem(), (12, 10), ks)
+    m = _model_2d(problem, (12, 10), _small_kernels())
     m.cg_maxiter = 2000
     th = m.theta() + 0.05
     m.set_theta(th)
     U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
     _assert_value_grad_matches_fd(m, th, U)
-    _assert_profiled_grad_matches_fd(m, th, U, n_coords=3)
+    _assert_profiled_grad_matches_fd(m, th, U, n_coords=n_coords)
+
+
+def test_advection_gradient_matches_finite_differences():
+    _assert_first_order_gradients(_small_advection_problem(), n_coords=3)
 
 
 def test_advection_shift_floor_restores_the_preconditioner_at_large_tau():
@@ -867,13 +870,7 @@ def test_mixed_order_preconditioner_is_the_stated_inverse():
 
 @pytest.mark.parametrize("make", MIXED)
 def test_mixed_order_gradient_matches_finite_differences(make):
-    m = _model_2d(make(), (12, 10), _small_kernels())
-    m.cg_maxiter = 2000
-    th = m.theta() + 0.05
-    m.set_theta(th)
-    U = m.solve_u(np.zeros((12, 10)), 10.0, 30.0)
-    _assert_value_grad_matches_fd(m, th, U)
-    _assert_profiled_grad_matches_fd(m, th, U, n_coords=2)
+    _assert_first_order_gradients(make(), n_coords=2)
 
 
 def test_advection_diffusion_2d_small_grid_solves():

@@ -83,20 +83,29 @@ def _gp_kwargs(kind: str, n: int = 0) -> dict:
     return {}
 
 
+def _transport_setup(problem, n: int, who: str):
+    """Shared set-up of the transport peers (u_t + beta u_x - nu u_xx = 0, dimension 0 is x,
+    1 is t): axes, beta, nu, steps, the boundary data on the grid B and the solution array U
+    with its initial line t = lo filled in."""
+    axes = problem.grid_axes([n, n])
+    ct = problem.operator[(0, 1)]
+    beta = problem.operator[(1, 0)] / ct
+    nu = -problem.operator.get((2, 0), 0.0) / ct
+    if beta <= 0 or nu < 0:
+        raise ValueError(f"{who} expects a positive advection speed and nu >= 0")
+    hx, ht = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
+    B = np.zeros((n, n))
+    B[problem.boundary_mask((n, n))] = problem.boundary_on(axes)
+    U = np.zeros((n, n))
+    U[:, 0] = B[:, 0]
+    return axes, beta, nu, hx, ht, B, U
+
+
 def fd_advection(problem, n: int):
     """Implicit first-order upwind for u_t + beta u_x = 0 (beta > 0; dimension 0 is x, 1 is t)
     on the n x n grid: inflow data at x = lo and the initial line t = lo from the boundary
     data, one forward substitution per time step (unconditionally stable, first order)."""
-    axes = problem.grid_axes([n, n])
-    beta = problem.operator[(1, 0)] / problem.operator[(0, 1)]
-    if beta <= 0:
-        raise ValueError("fd_advection expects a positive advection speed")
-    hx, ht = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
-    mask = problem.boundary_mask((n, n))
-    B = np.zeros((n, n))
-    B[mask] = problem.boundary_on(axes)
-    U = np.zeros((n, n))
-    U[:, 0] = B[:, 0]
+    axes, beta, nu, hx, ht, B, U = _transport_setup(problem, n, "fd_advection")
     c = beta * ht / hx
     for k in range(1, n):
         U[0, k] = B[0, k]
@@ -111,18 +120,7 @@ def fd_advection_diffusion(problem, n: int):
     Dirichlet data at both x ends, the initial line from the boundary data, one tridiagonal
     solve per time step (unconditionally stable; first order in t and in the advection)."""
     from scipy.linalg import solve_banded
-    axes = problem.grid_axes([n, n])
-    ct = problem.operator[(0, 1)]
-    beta = problem.operator[(1, 0)] / ct
-    nu = -problem.operator.get((2, 0), 0.0) / ct
-    if beta <= 0 or nu < 0:
-        raise ValueError("fd_advection_diffusion expects beta > 0 and nu >= 0")
-    hx, ht = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
-    mask = problem.boundary_mask((n, n))
-    B = np.zeros((n, n))
-    B[mask] = problem.boundary_on(axes)
-    U = np.zeros((n, n))
-    U[:, 0] = B[:, 0]
+    axes, beta, nu, hx, ht, B, U = _transport_setup(problem, n, "fd_advection_diffusion")
     a, dd = beta * ht / hx, nu * ht / hx ** 2
     m = n - 2   # interior x nodes: row i: -(a + dd) u_{i-1} + (1 + a + 2 dd) u_i - dd u_{i+1}
     ab = np.zeros((3, m))
