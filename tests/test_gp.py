@@ -1062,3 +1062,32 @@ def test_default_cg_budget_follows_the_operator(monkeypatch):
                   _small_2d_problem()):
             solve(p, 6, n_components=2, max_iter=1, lbfgs_steps=1)
     assert seen == [3000, 3000, 3000, 400]
+
+
+def test_3d_mixed_order_u_solve_matches_dense_normal_equations():
+    """d = 3 with one mixed-order, one even and one first-order dimension (complex path, generic
+    capacitance, non-unitary eigenvectors in the preconditioner)."""
+    u = lambda x, y, t: np.sin(2 * x - t) * np.cos(y) + x * t
+    p = P.Problem([(0, 2.0), (0, 1.5), (0, 1.2)], {(1, 0, 0): 1.2, (2, 0, 0): -0.3, (0, 2, 0): -0.5,
+                                                   (0, 0, 1): 1.0},
+                  source=lambda x, y, t: 0 * x + 1.0, boundary=u)
+    shape = (7, 6, 5)
+    m = _model_2d(p, shape, _small_3d_kernels())
+    assert m.kinds == ["mixed", "even", "odd"] and m.complex
+    m.cg_maxiter = 3000
+    tau1, tau2 = 3.0, 50.0
+    U = m.solve_u(np.zeros(shape), tau1, tau2)
+    assert m.cg_rel < 1e-9 and U.dtype == np.float64
+    f = m.factors()["f"]
+    I = [np.eye(n) for n in shape]
+
+    def kron3(mats):
+        return np.kron(np.kron(mats[0], mats[1]), mats[2])
+    A = sum(kron3([f[d]["Aop"] @ f[d]["Kinv"] if i == d else I[i] for i in range(3)]) for d in range(3))
+    K = kron3([fd["K"] for fd in f])
+    Pb = np.diag(m.mask.ravel().astype(float))
+    g = np.zeros(U.size)
+    g[m.mask.ravel()] = m.g
+    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
+    ref = np.linalg.solve(H, 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel())
+    np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
