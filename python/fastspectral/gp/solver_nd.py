@@ -430,6 +430,11 @@ class _ModelND:
         self.cg_switch = 500
         self.gn_shift_scale = 1.0  # factor on the Gauss-Newton shift (see gn_shift)
         self.gn_adapt, self.gn_flip, self.gn_capped = 2, False, 0
+        # PCG steps per Gauss-Newton system: 100 (allen_cahn_2d(10), 40^2: the same error in
+        # 24 s as with 400 in 56 s); a dense R (mixed orders, u_xy) needs more: with 100 the GN
+        # U solve of -Lap-like + 0.6 u_xy + u^3 on 12 x 10 stopped at gradient 4e-6 > cg_accept
+        # (its trial rejected), with 300 it reached 3e-9
+        self.gn_cap = 300 if self.dense_r else 100
         # refinement steps on the Woodbury preconditioner (off; see preconditioner) and the
         # flexible (Polak-Ribiere) CG update, on for the complex path (see solve_u)
         self.prec_refine = 0
@@ -875,9 +880,8 @@ class _ModelND:
                 break
             prec = self.preconditioner(tau1, tau2, self.gn_shift(dn))
             eta = min(0.1, math.sqrt(relg))
-            # a short PCG run per GN step: allen_cahn_2d(10), 40^2 reached the same error
-            # (5.7e-5) in 24 s with at most 100 steps against 56 s with 400
-            cap, tol_k = min(self.cg_maxiter, 100), max(eta * relg, 0.1 * gn_tol)
+            # a short PCG run per GN step (gn_cap, see __init__)
+            cap, tol_k = min(self.cg_maxiter, self.gn_cap), max(eta * relg, 0.1 * gn_tol)
             Yn, it, rel = _pcg(H, b, prec, Y, tol_k, cap, xp=xp)
             total += it
             # neither shift sign wins everywhere (see gn_shift): gn_adapt consecutive runs that
