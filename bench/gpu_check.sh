@@ -31,5 +31,9 @@ python3 tests/tools/dev_torch_cuda_grad_check.py > "$out/torch_cuda_grad_check.l
 fastspectral bench special kron spectral vmf --device gpu --json "$out/bench.json" \
   --markdown "$out/bench.md" 2>&1 | tee "$out/bench.log"
 bench_rc=${PIPESTATUS[0]}
+# the GP solver's cupy path (never run on a GPU before): the --quick grids only, whole solves
+fastspectral bench gp --device gpu --quick --json "$out/bench-gp.json" \
+  --markdown "$out/bench-gp.md" 2>&1 | tee "$out/bench-gp.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || bench_rc=1
 echo "bench exit code: $bench_rc" | tee -a "$out/summary.txt"
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

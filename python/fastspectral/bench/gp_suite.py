@@ -332,11 +332,60 @@ KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "a
          "poisson3d")
 
 
+def _gpu_case(kind: str, omega: float, n: int) -> Case:
+    """The same solve with the problem's source on the GPU (cupy: every grid-sized array of the
+    d >= 2 solver on the device, see gp.solver_nd "Devices") against the CPU solve.  The
+    source is a grid array, so both sides solve the identical problem; the error of both is
+    reported (they differ by round-off amplified through L-BFGS)."""
+    def prepare() -> Prepared:
+        import cupy
+
+        from fastspectral import gp
+
+        base = _problem(kind, omega)
+        axes = base.grid_axes([n] * base.ndim)
+        F = base.source_on(axes)
+        mk = lambda src: gp.Problem(base.domain, base.operator, src, base.boundary,
+                                    nonlinearity=base.nonlinearity, dnonlinearity=base.dnonlinearity,
+                                    exact=base.exact, freq_scale=base.freq_scale, name=base.name)
+        p_cpu, p_gpu = mk(F), mk(cupy.asarray(F))
+        xs = [np.linspace(lo, hi, _npts(base)) for lo, hi in base.domain]
+
+        def ours():
+            sol = _gp_run(p_gpu, n, "student_t", **_gp_kwargs(kind, n))
+            cupy.cuda.Stream.null.synchronize()
+            return sol
+
+        def metrics(a: Any, b: Any) -> dict[str, float]:
+            return {"error": _rel_err(base, a.predict_grid(*xs)),
+                    "peer_error": _rel_err(base, b.predict_grid(*xs)),
+                    "outer_iterations": float(a.n_iter)}
+
+        return Prepared(ours=ours, theirs=lambda: _gp_run(p_cpu, n, "student_t", **_gp_kwargs(kind, n)),
+                        metrics=metrics)
+
+    label = f"beta{omega:g}" if kind in ("advection2d", "advdiff2d") else f"sin{omega:g}x"
+    return Case(suite=NAME, kernel="gp-hm-student_t", competitor="the same solve on the CPU",
+                input=f"{kind}-{label}-n{n}", n=n, dtype="f64", threads=None,
+                competitor_threads=None, prepare=prepare, device="gpu", competitor_device="cpu",
+                max_repeats=1, params={"problem": kind, "omega": omega, "grid": n})
+
+
+# GPU cases (problem, omega, grid): full and --quick
+GPU_FULL = (("poisson2d", 100.0, 400), ("advection2d", 200.0, 200))
+GPU_QUICK = (("poisson2d", 10.0, 60), ("advection2d", 5.0, 24))
+
+
 def cases(config) -> list[Case]:
+    out: list[Case] = []
+    if config.device in ("gpu", "all"):
+        from ._harness import gpu_available
+        if gpu_available():
+            out += [_gpu_case(*c) for c in (GPU_QUICK if config.quick else GPU_FULL)]
     if config.device == "gpu":
-        return []
+        return out
     size = QUICK if config.quick else FULL
-    out = [_case(kind, *size[kind], "student_t", "fd") for kind in KINDS]
+    out += [_case(kind, *size[kind], "student_t", "fd") for kind in KINDS]
     if not config.quick:
         om, n = size["poisson"]
         out += [_case("poisson", om, n, "gaussian", "fd"),
