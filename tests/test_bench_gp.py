@@ -30,3 +30,27 @@ def test_advection_diffusion_peer_is_dispatched_and_keeps_boundary_data():
     assert (2, 0) not in q.operator
     np.testing.assert_allclose(gp_suite.fd_advection_diffusion(q, 33)[1][:-1],
                                gp_suite.fd_advection(q, 33)[1][:-1], rtol=1e-12, atol=1e-12)
+
+
+def test_general_2d_peer_is_second_order_and_matches_the_five_point_solver():
+    p = gp.anisotropic_poisson_2d(5.0)
+    errs = [gp_suite._fd_err(p, n) for n in (30, 60, 120)]
+    for a, b in zip(errs, errs[1:]):
+        assert 0.2 < b / a < 0.3, errs          # second order: a quarter per halving of h
+    q = gp.poisson_2d(3.0)
+    np.testing.assert_allclose(gp_suite.fd_solve_general_2d(q, 33)[1], gp_suite.fd_solve_2d(q, 33)[1],
+                               atol=1e-12)
+    assert gp_suite._fd(p, 16)[1].shape == (16, 16)
+
+
+def test_anisotropic_constructor():
+    p = gp.anisotropic_poisson_2d(3.0, 1.0, 0.6, 0.8)
+    x, y = np.meshgrid(np.linspace(0.3, 5.0, 5), np.linspace(0.2, 6.0, 4), indexing="ij")
+    u, h = p.exact, 1e-4
+    uxx = (u(x + h, y) - 2 * u(x, y) + u(x - h, y)) / h ** 2
+    uyy = (u(x, y + h) - 2 * u(x, y) + u(x, y - h)) / h ** 2
+    uxy = (u(x + h, y + h) - u(x + h, y - h) - u(x - h, y + h) + u(x - h, y - h)) / (4 * h * h)
+    np.testing.assert_allclose(uxx + 0.6 * uxy + 0.8 * uyy, p.source(x, y), atol=1e-4)
+    import pytest
+    with pytest.raises(ValueError, match="elliptic"):
+        gp.anisotropic_poisson_2d(3.0, 1.0, 2.0, 0.8)

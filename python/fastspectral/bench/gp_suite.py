@@ -15,7 +15,9 @@ steps (~5 minutes; solver_nd's Gauss-Newton shift made it feasible).
 solver_nd); its finite-difference peer is implicit first-order upwind.  advdiff2d: the damped
 travelling wave u_t + beta u_x - nu u_xx = 0 (gp.advection_diffusion_2d, nu = 0.05, k = 2),
 beta = 20 on 64^2 (a mixed-order dimension, see solver_nd); peer: implicit Euler with upwind
-advection and central diffusion.  poisson3d:
+advection and central diffusion.  aniso2d: u_xx + 0.6 u_xy + 0.8 u_yy = f with
+sin(20x) sin(20y) on [0, 2 pi]^2, 120^2 (a mixed derivative; gp.anisotropic_poisson_2d); peer:
+second-order central differences (four-point u_xy).  poisson3d:
 sin(6x) sin(6y) sin(6z) on [0, 1]^3, 16^3 (--quick: omega 3, 8^3), errors on 100^3 points,
 7-point finite differences; no published figure for either.
 
@@ -39,7 +41,7 @@ from ._harness import Case, Prepared
 
 NAME = "gp"
 DESCRIPTION = ("GP-HM PDE solver (1D Poisson / Allen-Cahn, 2D Poisson / Allen-Cahn / advection / "
-               "advection-diffusion, 3D Poisson) vs finite differences, SE/Matern GPs")
+               "advection-diffusion / anisotropic, 3D Poisson) vs finite differences, SE/Matern GPs")
 NOTE = ("Errors: relative L2 on 300 points. Published GP-HM (Fang et al. 2024, Adam 1e5 steps, "
         "GPU): Poisson 6.5e-7 (StM) / 4.0e-7 (GM), Allen-Cahn 4.9e-6 / 7.7e-7; 2D Poisson 400^2 "
         "6.9e-5 / 6.5e-5 (1.5-2.3 h). 2D: the paper's finite-precision objective with tau held at "
@@ -60,7 +62,8 @@ def _problem(kind: str, omega: float):
     return {"poisson": gp.poisson_1d, "allen_cahn": gp.allen_cahn_1d,
             "poisson2d": gp.poisson_2d, "allen_cahn2d": gp.allen_cahn_2d,
             "advection2d": gp.advection_2d,
-            "advdiff2d": lambda b: gp.advection_diffusion_2d(b, ADVDIFF_NU, ADVDIFF_K)}[kind](omega)
+            "advdiff2d": lambda b: gp.advection_diffusion_2d(b, ADVDIFF_NU, ADVDIFF_K),
+            "aniso2d": gp.anisotropic_poisson_2d}[kind](omega)
 
 
 # advdiff2d: u_t + beta u_x - nu u_xx = 0, u = exp(-nu k^2 t) sin(k (x - beta t)) (nu k^2 = 0.2:
@@ -76,6 +79,10 @@ def _gp_kwargs(kind: str, n: int = 0) -> dict:
         # outer iterations (~4 minutes), one on the --quick grid, and a time cap for the SE and
         # Matern peers (SE took 97 s for three on 24^2)
         return {"lambda_b": 500.0, "max_iter": 3 if n >= 32 else 1, "max_time": 300.0}
+    if kind == "aniso2d":
+        # hundreds to thousands of CG steps per U solve (the preconditioner leaves u_xy out):
+        # three outer iterations (the error settles; 40 took 47 s on the 16^2 --quick grid)
+        return {"max_iter": 3}
     if kind == "allen_cahn2d" and n >= 200:
         # one outer iteration of 10 L-BFGS steps: ~5 minutes at 400^2 (3.67e-3 measured; three
         # outer iterations gave 3.8e-3 in 750 s, see solver_nd)
@@ -207,6 +214,36 @@ def fd_solve_2d(problem, n: int, newton_steps: int = 30):
     return axes, U
 
 
+def fd_solve_general_2d(problem, n: int):
+    """Second-order central differences for any linear constant-coefficient operator with
+    orders <= 2 per dimension on the n x n grid (u_xy by the four-point formula, the Kronecker
+    product of the first-difference matrices), Dirichlet rows on the boundary, sparse LU."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    if problem.nonlinearity is not None:
+        raise ValueError("fd_solve_general_2d is for linear problems")
+    axes = problem.grid_axes([n, n])
+    d1, d2 = [], []
+    for x in axes:
+        h = x[1] - x[0]
+        d1.append(sp.diags([-np.ones(n - 1), np.ones(n - 1)], [-1, 1]) / (2 * h))
+        d2.append(sp.diags([np.ones(n - 1), -2 * np.ones(n), np.ones(n - 1)], [-1, 0, 1]) / h ** 2)
+    eye = sp.identity(n)
+    ops = {(0, 0): sp.identity(n * n), (1, 0): sp.kron(d1[0], eye), (0, 1): sp.kron(eye, d1[1]),
+           (2, 0): sp.kron(d2[0], eye), (0, 2): sp.kron(eye, d2[1]), (1, 1): sp.kron(d1[0], d1[1])}
+    unsupported = set(problem.operator) - set(ops)
+    if unsupported:
+        raise ValueError(f"fd_solve_general_2d: unsupported terms {sorted(unsupported)}")
+    L = sum(c * ops[k] for k, c in problem.operator.items()).tolil()
+    rhs = problem.source_on(axes).ravel().copy()
+    bidx = np.flatnonzero(problem.boundary_mask((n, n)))
+    L[bidx, :] = 0.0
+    L[bidx, bidx] = 1.0
+    rhs[bidx] = problem.boundary_on(axes)
+    return axes, spl.spsolve(L.tocsc(), rhs).reshape(n, n)
+
+
 def fd_solve(problem, n: int, newton_steps: int = 30):
     """Second-order central differences for u'' + N(u) = f on the grid (Newton if nonlinear)."""
     import scipy.sparse as sp
@@ -259,6 +296,8 @@ def _fd_err(problem, n):
 def _fd(problem, n):
     if problem.ndim == 1:
         return fd_solve(problem, n)
+    if problem.ndim == 2 and (1, 1) in problem.operator:
+        return fd_solve_general_2d(problem, n)
     if problem.ndim == 2 and (1, 0) in problem.operator:
         if (2, 0) in problem.operator:
             return fd_advection_diffusion(problem, n)
@@ -324,12 +363,12 @@ def _case(kind: str, omega: float, n: int, kernel: str, peer: str) -> Case:
 # grid).  poisson3d: sin(omega x) sin(omega y) sin(omega z) on [0, 1]^3.
 FULL = {"poisson": (100.0, 400), "allen_cahn": (100.0, 400), "poisson2d": (100.0, 400),
         "allen_cahn2d": (100.0, 400), "advection2d": (200.0, 200), "advdiff2d": (20.0, 64),
-        "poisson3d": (6.0, 16)}
+        "aniso2d": (20.0, 120), "poisson3d": (6.0, 16)}
 QUICK = {"poisson": (20.0, 100), "allen_cahn": (20.0, 100), "poisson2d": (10.0, 60),
          "allen_cahn2d": (5.0, 24), "advection2d": (5.0, 24), "advdiff2d": (5.0, 24),
-         "poisson3d": (3.0, 8)}
+         "aniso2d": (3.0, 16), "poisson3d": (3.0, 8)}
 KINDS = ("poisson", "allen_cahn", "poisson2d", "allen_cahn2d", "advection2d", "advdiff2d",
-         "poisson3d")
+         "aniso2d", "poisson3d")
 
 
 def _gpu_case(kind: str, omega: float, n: int) -> Case:

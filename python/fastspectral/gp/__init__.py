@@ -13,10 +13,11 @@ from __future__ import annotations
 from .kernels import (Kernel1D, StudentTMixture, GaussianMixture, SquaredExponential, Matern52,
                       make_kernel)
 from .problems import (Problem, poisson_1d, allen_cahn_1d, poisson_2d, allen_cahn_2d,
-                       advection_2d, advection_diffusion_2d, poisson_3d, helmholtz_3d)
+                       advection_2d, advection_diffusion_2d, anisotropic_poisson_2d, poisson_3d,
+                       helmholtz_3d)
 from .solver import solve, GPSolution, GPSolverWarning
 
 __all__ = ["Kernel1D", "StudentTMixture", "GaussianMixture", "SquaredExponential", "Matern52",
            "make_kernel", "Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d",
-           "advection_2d", "advection_diffusion_2d", "poisson_3d", "helmholtz_3d", "solve",
-           "GPSolution", "GPSolverWarning"]
+           "advection_2d", "advection_diffusion_2d", "anisotropic_poisson_2d", "poisson_3d",
+           "helmholtz_3d", "solve", "GPSolution", "GPSolverWarning"]

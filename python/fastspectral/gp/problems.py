@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["Problem", "poisson_1d", "allen_cahn_1d", "poisson_2d", "allen_cahn_2d", "advection_2d",
-           "advection_diffusion_2d", "poisson_3d", "helmholtz_3d"]
+           "advection_diffusion_2d", "anisotropic_poisson_2d", "poisson_3d", "helmholtz_3d"]
 
 
 class Problem:
@@ -181,6 +181,23 @@ def poisson_2d(omega: float = 100.0, domain=(0.0, 2 * math.pi)) -> Problem:
                    source=lambda x, y: -2 * omega ** 2 * np.sin(omega * x) * np.sin(omega * y),
                    boundary=u, exact=u, freq_scale=_paper_freq_scale(omega),
                    name=f"poisson2d_sin{omega:g}x")
+
+
+def anisotropic_poisson_2d(omega: float = 20.0, a: float = 1.0, b: float = 0.6, c: float = 0.8,
+                           domain=(0.0, 2 * math.pi)) -> Problem:
+    """a u_xx + b u_xy + c u_yy = f on a square (rotated anisotropic diffusion; elliptic:
+    b^2 < 4 a c), u = sin(omega x) sin(omega y).  The mixed derivative makes the operator
+    non-separable (see "Mixed derivatives" in solver_nd); no published GP-HM figure."""
+    a, b, c, w = float(a), float(b), float(c), float(omega)
+    if not (a > 0 and c > 0 and b * b < 4 * a * c):
+        raise ValueError(f"a u_xx + b u_xy + c u_yy is elliptic only for a, c > 0 and b^2 < 4ac "
+                         f"(got a={a}, b={b}, c={c})")
+    u = lambda x, y: np.sin(w * x) * np.sin(w * y)
+    return Problem([domain, domain], {(2, 0): a, (1, 1): b, (0, 2): c},
+                   source=lambda x, y: (-(a + c) * w * w * np.sin(w * x) * np.sin(w * y)
+                                        + b * w * w * np.cos(w * x) * np.cos(w * y)),
+                   boundary=u, exact=u, freq_scale=_paper_freq_scale(w),
+                   name=f"aniso2d_sin{w:g}x_b{b:g}")
 
 
 def allen_cahn_2d(omega: float = 100.0, domain=(0.0, 1.0)) -> Problem:
