@@ -936,20 +936,38 @@ def _anisotropic_problem(extra=None):
                      boundary=u, exact=u, freq_scale=1.0)
 
 
+def _kron_all(mats):
+    out = mats[0]
+    for a in mats[1:]:
+        out = np.kron(out, a)
+    return out
+
+
 def _dense_operator(m):
-    """The PDE operator on the grid as a dense matrix, from the per-dimension factors."""
+    """The PDE operator on the grid as a dense matrix (any d), from the per-dimension factors:
+    pure terms A_d = Aop_d K_d^{-1}, mixed derivatives c K1_i K_i^{-1} (x) K1_j K_j^{-1}, c_0."""
     f = m.factors()["f"]
-    n1, n2 = m.shape
-    A = m.c0 * np.eye(n1 * n2)
+    eye = [np.eye(n) for n in m.shape]
+    A = m.c0 * np.eye(int(np.prod(m.shape)))
     for d, fd in enumerate(f):
         if m.terms[d]:
-            mats = [fd["Aop"] @ fd["Kinv"] if i == d else np.eye(n) for i, n in enumerate(m.shape)]
-            A = A + np.kron(*mats)
+            A = A + _kron_all([fd["Aop"] @ fd["Kinv"] if i == d else eye[i] for i in range(m.ndim)])
     for (a, b), c in m.cross.items():
-        k1 = [fd["Kk"].get(1) if 1 in fd["Kk"] else m.axes[i].toeplitz(m.kernels[i], 1)
-              for i, fd in enumerate(f)]
-        A = A + c * np.kron(k1[0] @ f[0]["Kinv"], k1[1] @ f[1]["Kinv"])
+        k1 = {i: m.axes[i].toeplitz(m.kernels[i], 1) @ f[i]["Kinv"] for i in (a, b)}
+        A = A + c * _kron_all([k1.get(i, eye[i]) for i in range(m.ndim)])
     return A
+
+
+def _dense_minimiser(m, tau1, tau2):
+    """argmin_U of the quadratic objective (linear PDE), solved densely."""
+    f = m.factors()["f"]
+    A = _dense_operator(m)
+    K = _kron_all([fd["K"] for fd in f])
+    Pb = np.diag(m.mask.ravel().astype(float))
+    g = np.zeros(A.shape[0])
+    g[m.mask.ravel()] = m.g
+    H = np.linalg.inv(K) + m.lambda_b * tau1 * Pb + tau2 * A.T @ A
+    return np.linalg.solve(H, m.lambda_b * tau1 * g + tau2 * A.T @ m.F.ravel())
 
 
 @pytest.mark.parametrize("extra", [None, {(1, 0): 1.5}])
@@ -959,14 +977,8 @@ def test_mixed_derivative_u_solve_matches_dense_normal_equations(extra):
     tau1, tau2 = 3.0, 50.0
     U = m.solve_u(np.zeros((10, 8)), tau1, tau2)
     assert m.cg_rel < 1e-9
-    f = m.factors()["f"]
     A = _dense_operator(m)
-    K = np.kron(f[0]["K"], f[1]["K"])
-    Pb = np.diag(m.mask.ravel().astype(float))
-    g = np.zeros(80)
-    g[m.mask.ravel()] = m.g
-    H = np.linalg.inv(K) + m.lambda_b * tau1 * Pb + tau2 * A.T @ A
-    ref = np.linalg.solve(H, m.lambda_b * tau1 * g + tau2 * A.T @ m.F.ravel())
+    ref = _dense_minimiser(m, tau1, tau2)
     np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
     # the model's residual includes the mixed term
     _, _, R = m.state(U)
@@ -1022,22 +1034,7 @@ def test_3d_mixed_derivative_u_solve_and_gradient():
     tau1, tau2 = 3.0, 50.0
     U = m.solve_u(np.zeros(shape), tau1, tau2)
     assert m.cg_rel < 1e-9
-    f = m.factors()["f"]
-    I = [np.eye(n) for n in shape]
-
-    def kron3(mats):
-        return np.kron(np.kron(mats[0], mats[1]), mats[2])
-    A = m.c0 * np.eye(U.size)
-    for d in range(3):
-        A = A + kron3([f[d]["Aop"] @ f[d]["Kinv"] if i == d else I[i] for i in range(3)])
-    k1 = [m.axes[i].toeplitz(m.kernels[i], 1) @ f[i]["Kinv"] for i in range(3)]
-    A = A + 0.4 * kron3([k1[0], I[1], k1[2]])
-    K = kron3([fd["K"] for fd in f])
-    Pb = np.diag(m.mask.ravel().astype(float))
-    g = np.zeros(U.size)
-    g[m.mask.ravel()] = m.g
-    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
-    ref = np.linalg.solve(H, 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel())
+    ref = _dense_minimiser(m, tau1, tau2)
     np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
     th = m.theta() + 0.05
     m.set_theta(th)
@@ -1078,18 +1075,7 @@ def test_3d_mixed_order_u_solve_matches_dense_normal_equations():
     tau1, tau2 = 3.0, 50.0
     U = m.solve_u(np.zeros(shape), tau1, tau2)
     assert m.cg_rel < 1e-9 and U.dtype == np.float64
-    f = m.factors()["f"]
-    I = [np.eye(n) for n in shape]
-
-    def kron3(mats):
-        return np.kron(np.kron(mats[0], mats[1]), mats[2])
-    A = sum(kron3([f[d]["Aop"] @ f[d]["Kinv"] if i == d else I[i] for i in range(3)]) for d in range(3))
-    K = kron3([fd["K"] for fd in f])
-    Pb = np.diag(m.mask.ravel().astype(float))
-    g = np.zeros(U.size)
-    g[m.mask.ravel()] = m.g
-    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
-    ref = np.linalg.solve(H, 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel())
+    ref = _dense_minimiser(m, tau1, tau2)
     np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
 
 
@@ -1132,18 +1118,5 @@ def test_3d_mixed_derivative_on_the_complex_path():
     tau1, tau2 = 3.0, 50.0
     U = m.solve_u(np.zeros(shape), tau1, tau2)
     assert m.cg_rel < 1e-9 and U.dtype == np.float64 and m.imag_rel < 1e-8
-    f = m.factors()["f"]
-    I = [np.eye(n) for n in shape]
-
-    def kron3(mats):
-        return np.kron(np.kron(mats[0], mats[1]), mats[2])
-    A = sum(kron3([f[d]["Aop"] @ f[d]["Kinv"] if i == d else I[i] for i in range(3)]) for d in range(3))
-    k1 = [m.axes[i].toeplitz(m.kernels[i], 1) @ f[i]["Kinv"] for i in range(2)]
-    A = A + 0.5 * kron3([k1[0], k1[1], I[2]])
-    K = kron3([fd["K"] for fd in f])
-    Pb = np.diag(m.mask.ravel().astype(float))
-    g = np.zeros(U.size)
-    g[m.mask.ravel()] = m.g
-    H = np.linalg.inv(K) + 200.0 * tau1 * Pb + tau2 * A.T @ A
-    ref = np.linalg.solve(H, 200.0 * tau1 * g + tau2 * A.T @ m.F.ravel())
+    ref = _dense_minimiser(m, tau1, tau2)
     np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
