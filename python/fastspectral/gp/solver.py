@@ -441,8 +441,9 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     order (advection u_t + c u_x; pass lambda_b=500 for the paper's advection setting) or both
     (advection-diffusion u_t + c u_x - nu u_xx); mixed derivatives c u_(x_i x_j) when both
     dimensions have second-order terms (anisotropic diffusion); nonlinear PDEs unless a
-    dimension has first-order terms only.  Unsupported operators raise NotImplementedError.  3-D grids up to ~24^3 are
-    practical (the preconditioner costs ~N_b mode-product chains per hyperparameter trial).
+    dimension has first-order terms only.  Unsupported operators raise NotImplementedError.
+    3-D grids up to ~32^3 are practical (the preconditioner costs ~N_b mode-product chains per
+    hyperparameter trial).
 
     Example
     -------

@@ -191,9 +191,13 @@ precision: numpy's clongdouble matmul is ~30x slower than BLAS here, not tried).
 d >= 3.  Mode products by fastspectral.kron.kron_mode_product; boundary rows of B = P_b T
 face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury capacitance
 S = B P_0^{-1} B^H column by column from batches of rank-one grids (a boundary node's row of
-B is the outer product of rows of the T_d), about N_b mode-product chains per hyperparameter
-trial: 0.2 s on 12^3 (N_b = 728), 1.7 s on 20^3 (N_b = 2168), so grids up to ~24^3 are
-practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
+B is the outer product of rows of the T_d, so B^H e_j is built by broadcasting), about N_b
+mode-product chains per hyperparameter trial: 0.2 s on 12^3 (N_b = 728), 1.7 s on 20^3
+(N_b = 2168) with the earlier face-by-face assembly; with the broadcast columns and one chain
+per face for B, one U solve of poisson_3d(6, [0, 1]^3) from the initial kernel (one thread,
+15 / 40 CG steps) took 1.2 s at 24^3 (2.8 s before) and 6.8 s at 32^3 (10.5 s), and the bench
+case (16^3, 3 outer iterations) 27.5 s against 35.4 s (same machine state); grids up to ~32^3
+are practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
 (G_1 + s) kron ... kron (G_d + s) D; on modes where every G_d is ~0 that leaves tau_2 |D|^2
 s^d, so s = (tau_2 max |D|^2)^{-1/d} (the 2-D formula for d = 2).  With the 2-D exponent in
 3-D, poisson_3d(3, [0, 1]^3) on 8^3 (Q = 30, 3 outer iterations) took 340 CG steps per U
@@ -414,6 +418,8 @@ class _ModelND:
         self.M = int(np.prod(shape))
         self.Nb = int(self.mask_host.sum())
         self._faces = [(a, e, self._dev(own)) for a, e, own in self._make_faces()]
+        # grid indices of the boundary nodes in mask order (the capacitance's rank-one columns)
+        self._bidx = [self._dev(ix) for ix in np.nonzero(self.mask_host)]
         self.splits = np.cumsum([k.n_params for k in kernels])[:-1]
         self.cg_tol, self.cg_maxiter = cg_tol, cg_maxiter
         self.cg_iters = 0          # CG iterations of the last U solve
@@ -581,10 +587,19 @@ class _ModelND:
         dtype = np.result_type(Y.dtype, *(fd["T"].dtype for fd in f))
         out = xp.zeros(Y.shape, dtype)
         for a, e, _ in self._faces:
-            face = xp.tensordot(f[a]["T"][e], Y, axes=([0], [nb + a]))
-            face = kron_mode_product([fd["T"] for i, fd in enumerate(f) if i != a], face)
             idx = [slice(None)] * Y.ndim
-            idx[nb + a] = e
+            if self.ndim >= 3:
+                # one mode-product chain with the single row T_a[e] along a (tensordot made a
+                # transposed copy of the whole batch per face: the capacitance assembly's cost)
+                face = kron_mode_product([fd["T"][e:e + 1 if e >= 0 else None] if i == a
+                                          else fd["T"] for i, fd in enumerate(f)], Y)
+                idx[nb + a] = slice(e, e + 1 if e >= 0 else None)
+            else:
+                # 2-D: the faces are vectors, the copies cheap; this order keeps the documented
+                # 2-D runs reproducible to the last bit
+                face = xp.tensordot(f[a]["T"][e], Y, axes=([0], [nb + a]))
+                face = kron_mode_product([fd["T"] for i, fd in enumerate(f) if i != a], face)
+                idx[nb + a] = e
             out[tuple(idx)] = face
         return out[(Ellipsis, self.mask)] if nb else out[self.mask]
 
@@ -733,11 +748,25 @@ class _ModelND:
         S = xp.empty((nb, nb), dtype)
         for j0 in range(0, nb, chunk):
             j1 = min(nb, j0 + chunk)
-            E = xp.zeros((j1 - j0, nb), dtype)
-            E[xp.arange(j1 - j0), xp.arange(j0, j1)] = 1.0
-            # row j of the batch is column j of S (S is Hermitian: rows = conj columns)
-            S[:, j0:j1] = self._bt(p0inv(self._btt(E, f)), f).T
+            # row j of the batch is column j of S; S is Hermitian, so it is stored as row j
+            # (conjugated: a contiguous write instead of a strided one)
+            S[j0:j1] = self._bt(p0inv(self._bh_columns(j0, j1, f).astype(dtype, copy=False)),
+                                f).conj()
         return _device.to_host(0.5 * (S + _h(S)))
+
+    def _bh_columns(self, j0, j1, f):
+        """B^H e_j for the boundary nodes j0..j1-1, shape (j1 - j0, *grid): node j at grid index
+        (i_1, ..., i_d) has the row T_1[i_1] (x) ... (x) T_d[i_d] in B = P_b T, so B^H e_j is
+        the rank-one grid of the conjugate rows, built by broadcasting (the same as
+        _btt(e_j), which goes face by face through mode-product chains: 2-3x the time of the
+        whole capacitance assembly at 24^3)."""
+        out = None
+        for d, fd in enumerate(f):
+            shp = [j1 - j0] + [1] * self.ndim
+            shp[1 + d] = self.shape[d]
+            r = fd["T"][self._bidx[d][j0:j1]].conj().reshape(shp)
+            out = r if out is None else out * r
+        return out
 
     def _capacitance_2d(self, Di, Gi, f):
         """tau_2 B P_0^{-1} B^H in 2-D from (M_d x M_d) products, in boundary-mask order.
