@@ -193,11 +193,13 @@ face by face (a face costs O(M) plus a (d-1)-D mode-product chain); the Woodbury
 S = B P_0^{-1} B^H column by column from batches of rank-one grids (a boundary node's row of
 B is the outer product of rows of the T_d, so B^H e_j is built by broadcasting), about N_b
 mode-product chains per hyperparameter trial: 0.2 s on 12^3 (N_b = 728), 1.7 s on 20^3
-(N_b = 2168) with the earlier face-by-face assembly; with the broadcast columns and one chain
-per face for B, one U solve of poisson_3d(6, [0, 1]^3) from the initial kernel (one thread,
-15 / 40 CG steps) took 1.2 s at 24^3 (2.8 s before) and 6.8 s at 32^3 (10.5 s), and the bench
-case (16^3, 3 outer iterations) 27.5 s against 35.4 s (same machine state); grids up to ~32^3
-are practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
+(N_b = 2168) with the earlier face-by-face assembly; with the broadcast columns, one chain
+per face for B and no symmetrisation of S, one U solve of poisson_3d(6, [0, 1]^3) from the
+initial kernel (one thread, 15 / 40 CG steps; medians of 3 runs alternating with the old code)
+takes 1.18 s at 24^3 (old 2.12 s) and 6.6 s at 32^3 (old 10.3 s; there the Cholesky factor of
+S, 0.9 s, and its two triangular solves per CG step, 27 ms each, are a third of it), and the
+bench case (16^3, 3 outer iterations) 27.5 s against 35.4 s; grids up to ~32^3 are
+practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
 (G_1 + s) kron ... kron (G_d + s) D; on modes where every G_d is ~0 that leaves tau_2 |D|^2
 s^d, so s = (tau_2 max |D|^2)^{-1/d} (the 2-D formula for d = 2).  With the 2-D exponent in
 3-D, poisson_3d(3, [0, 1]^3) on 8^3 (Q = 30, 3 outer iterations) took 340 CG steps per U
@@ -752,7 +754,10 @@ class _ModelND:
             # (conjugated: a contiguous write instead of a strided one)
             S[j0:j1] = self._bt(p0inv(self._bh_columns(j0, j1, f).astype(dtype, copy=False)),
                                 f).conj()
-        return _device.to_host(0.5 * (S + _h(S)))
+        # no symmetrisation: cho_factor(lower=True) reads one triangle only, and averaging the
+        # two halves cost 0.8 s per hyperparameter trial at 32^3 (N_b = 5768), as much as the
+        # factorisation itself
+        return _device.to_host(S)
 
     def _bh_columns(self, j0, j1, f):
         """B^H e_j for the boundary nodes j0..j1-1, shape (j1 - j0, *grid): node j at grid index
