@@ -197,9 +197,10 @@ mode-product chains per hyperparameter trial: 0.2 s on 12^3 (N_b = 728), 1.7 s o
 per face for B and no symmetrisation of S, one U solve of poisson_3d(6, [0, 1]^3) from the
 initial kernel (one thread, 15 / 40 CG steps; medians of 3 runs alternating with the old code)
 takes 1.18 s at 24^3 (old 2.12 s) and 6.6 s at 32^3 (old 10.3 s; there the Cholesky factor of
-S, 0.9 s, and its two triangular solves per CG step, 27 ms each, are a third of it), and the
-bench case (16^3, 3 outer iterations) 27.5 s against 35.4 s; grids up to ~32^3 are
-practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
+S, 0.9 s, and its two triangular solves per CG step, 27 ms each, are a third of it).  The
+bench case (16^3, 3 outer iterations) is path-dependent: round-off in S moves the L-BFGS path
+(35.4 s / 4.0e-4 with the old assembly, 27.5 s / 2.8e-4 and 58 s / 3.6e-4 with two variants
+of the new one).  Grids up to ~32^3 are practical.  The prior's identity is stood in for by the shift s of P_0 = tau_2 D^H
 (G_1 + s) kron ... kron (G_d + s) D; on modes where every G_d is ~0 that leaves tau_2 |D|^2
 s^d, so s = (tau_2 max |D|^2)^{-1/d} (the 2-D formula for d = 2).  With the 2-D exponent in
 3-D, poisson_3d(3, [0, 1]^3) on 8^3 (Q = 30, 3 outer iterations) took 340 CG steps per U
