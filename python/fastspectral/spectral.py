@@ -367,6 +367,22 @@ def _check_array(a: Any, name: str) -> np.ndarray:
     return a
 
 
+def _check_spatial_ndim(x: Any) -> None:
+    if x.ndim < 3 or x.ndim > 5:
+        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
+                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+
+
+def _check_signal(x: Any) -> Any:
+    """x as an array (integers become float64) of shape (batch, channels, *spatial) with 1 to 3
+    spatial dims."""
+    x = _check_array(x, "x")
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    _check_spatial_ndim(x)
+    return x
+
+
 def _array_module(**arrays: Any) -> Any:
     """numpy when the call runs on the CPU, cupy when every array given (None = not given) is a
     cupy array on one device; TypeError for a mix of cupy and host arrays, ValueError for
@@ -393,9 +409,7 @@ def _array_module(**arrays: Any) -> Any:
 
 def _plan(x: np.ndarray, weight: np.ndarray, n_modes: Any, output_shape: Any, norm: str,
           ) -> _Plan:
-    if x.ndim < 3 or x.ndim > 5:
-        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
-                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    _check_spatial_ndim(x)
     d = x.ndim - 2
     if norm not in _NORMS:
         raise ValueError(f"fastspectral.spectral: norm must be one of {_NORMS}, got {norm!r}")
@@ -816,12 +830,7 @@ def rfft_modes(x: Any, n_modes: int | Sequence[int], *, norm: str = "forward") -
     array([0. , 0.5, 0. ])
     """
     xp = _array_module(x=x)
-    x = _check_array(x, "x")
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    if x.ndim < 3 or x.ndim > 5:
-        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
-                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    x = _check_signal(x)
     B, C, grid = x.shape[0], x.shape[1], tuple(int(s) for s in x.shape[2:])
     if x.dtype not in _COMPLEX_OF:
         raise TypeError(f"fastspectral.spectral: x must be float32 or float64, got {x.dtype}")
@@ -1181,12 +1190,7 @@ def _variant_setup(x: Any, n_modes: Any, output_shape: Any, norm: str, channels_
                    cdtype_of: Any, xp: Any) -> tuple[Any, _Plan]:
     """Validated x and the plan, from a zero-stride stand-in dense weight of the variant's
     dtype (so _plan's checks name the dtype mismatch)."""
-    x = _check_array(x, "x")
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    if x.ndim < 3 or x.ndim > 5:
-        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
-                         f"with 1 to 3 spatial dims, got shape {x.shape}")
+    x = _check_signal(x)
     d = x.ndim - 2
     modes = _as_int_tuple(n_modes, d, "n_modes")
     fake = np.broadcast_to(np.zeros((), cdtype_of),
@@ -1333,9 +1337,7 @@ def _check_cp(x: Any, weights: Any, factors: Any, n_modes: Any, output_shape: An
     weights = _check_array(weights, "weights")
     factors = [_check_array(f, f"factors[{j}]") for j, f in enumerate(factors)]
     xx = _check_array(x, "x")
-    if xx.ndim < 3 or xx.ndim > 5:
-        raise ValueError(f"fastspectral.spectral: x must have shape (batch, channels, *spatial) "
-                         f"with 1 to 3 spatial dims, got shape {xx.shape}")
+    _check_spatial_ndim(xx)
     d, C = xx.ndim - 2, xx.shape[1]
     if len(factors) not in (d + 1, d + 2):
         raise ValueError(f"fastspectral.spectral: factors must hold {d + 2} arrays (U_in, U_out, "
