@@ -10,6 +10,11 @@ from fastspectral.gp import problems as P
 from fastspectral.gp.kernels import GaussianMixture, Matern52, SquaredExponential, StudentTMixture
 from fastspectral.gp import GPSolverWarning, solve
 
+import gp_cases
+from gp_cases import anisotropic as _anisotropic_problem
+from gp_cases import convection_diffusion as _convection_diffusion_problem
+from gp_cases import small_advection as _small_advection_problem
+
 KERNELS = [
     lambda: StudentTMixture(4, 3.0, log_a=0.4),
     lambda: GaussianMixture(4, 3.0, log_a=0.4),
@@ -555,14 +560,6 @@ def test_2d_gauss_newton_shift_sign_switches_after_capped_runs():
 
 # ---------------------------------------------------------------- first-order terms (advection)
 
-def _small_advection_problem():
-    u = lambda x, t: np.sin(2 * x - 3 * t) + 0.5 * x * t
-    # u_t + 1.5 u_x - 0.5 u = f
-    f = lambda x, t: (-3 * np.cos(2 * x - 3 * t) + 0.5 * x) + 1.5 * (2 * np.cos(2 * x - 3 * t) + 0.5 * t) - 0.5 * u(x, t)
-    return P.Problem([(0, 2.0), (0, 1.5)], {(1, 0): 1.5, (0, 1): 1.0, (0, 0): -0.5},
-                     source=f, boundary=u, exact=u, freq_scale=1.0)
-
-
 def _dense_normal_solution(m, tau1, tau2):
     f = m.factors()["f"]
     n1, n2 = m.shape
@@ -788,15 +785,6 @@ def test_3d_constructors_exact_solution(make):
 
 # ---------------------------------------------------------------- mixed orders (advection-diffusion)
 
-def _convection_diffusion_problem():
-    """-0.3 (u_xx + u_yy) + 1.5 u_x = f: dimension 0 mixes orders 1 and 2 (real path)."""
-    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
-    ux = lambda x, y: 2 * np.cos(2 * x) * np.sin(3 * y) + y
-    return P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): -0.3, (0, 2): -0.3, (1, 0): 1.5},
-                     source=lambda x, y: 3.9 * np.sin(2 * x) * np.sin(3 * y) + 1.5 * ux(x, y),
-                     boundary=u, exact=u, freq_scale=1.0)
-
-
 def _advection_diffusion_problem():
     """u_t + 1.5 u_x - 0.2 u_xx = f: dimension 0 mixed, dimension 1 first order (complex path)."""
     u = lambda x, t: np.sin(2 * x - 3 * t) + 0.5 * x * t
@@ -890,29 +878,32 @@ def test_advection_diffusion_2d_small_grid_solves():
     assert sol.history[-1]["imag_rel"] < 1e-7
 
 
-def test_mixed_order_nonlinear_gauss_newton():
-    """-0.3 Lap u + 1.5 u_x + u^3 = f on a real mixed-order grid: the Gauss-Newton path with the
-    dense R_d reaches the nonlinear minimiser (gradient) and a small error."""
-    base = _convection_diffusion_problem()
-    u = base.exact
-    p = P.Problem(base.domain, base.operator, source=lambda x, y: base.source(x, y) + u(x, y) ** 3,
-                  boundary=u, exact=u, nonlinearity=lambda v: v ** 3, dnonlinearity=lambda v: 3 * v ** 2,
-                  freq_scale=1.0)
-    m = _model_2d(p, (12, 10), _small_kernels())
-    tau1, tau2 = 10.0, 1e4
-    U = m.solve_u(np.zeros((12, 10)), tau1, tau2)
-    assert m.cg_rel < 1e-7
-    # the minimiser of the nonlinear objective: its gradient in U vanishes (dense, U-space)
+def _cubic_objective_gradient(m, U, tau1, tau2):
+    """Gradient in U of the objective with the nonlinearity u^3 (dense; 2-D), and the sizes
+    of its parts |K^{-1} U|, tau_2 |A^T R|, tau_2 |A^T F| (max norms) to judge it against."""
     f = m.factors()["f"]
-    A = (np.kron(f[0]["Aop"] @ f[0]["Kinv"], np.eye(10)) + np.kron(np.eye(12), f[1]["Aop"] @ f[1]["Kinv"]))
+    A = _dense_operator(m)
     v = U.ravel()
     R = A @ v + v ** 3 - m.F.ravel()
     rb = np.zeros(v.size)
     rb[m.mask.ravel()] = v[m.mask.ravel()] - m.g
     Kinv = np.kron(f[0]["Kinv"], f[1]["Kinv"])
     grad = Kinv @ v + m.lambda_b * tau1 * rb + tau2 * (A + np.diag(3 * v ** 2)).T @ R
-    scale = np.abs(Kinv @ v).max() + tau2 * np.abs((A.T @ R)).max() + np.abs(tau2 * A.T @ m.F.ravel()).max()
-    assert np.abs(grad).max() < 1e-6 * scale
+    return grad, (np.abs(Kinv @ v).max(), tau2 * np.abs(A.T @ R).max(),
+                  np.abs(tau2 * A.T @ m.F.ravel()).max())
+
+
+def test_mixed_order_nonlinear_gauss_newton():
+    """-0.3 Lap u + 1.5 u_x + u^3 = f on a real mixed-order grid: the Gauss-Newton path with the
+    dense R_d reaches the nonlinear minimiser (gradient) and a small error."""
+    p = gp_cases.with_cubic(_convection_diffusion_problem())
+    m = _model_2d(p, (12, 10), _small_kernels())
+    tau1, tau2 = 10.0, 1e4
+    U = m.solve_u(np.zeros((12, 10)), tau1, tau2)
+    assert m.cg_rel < 1e-7
+    # the minimiser of the nonlinear objective: its gradient in U vanishes (dense, U-space)
+    grad, (ku, atr, atf) = _cubic_objective_gradient(m, U, tau1, tau2)
+    assert np.abs(grad).max() < 1e-6 * (ku + atr + atf)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GPSolverWarning)
         sol = solve(p, 16, n_components=6, max_iter=2)
@@ -920,21 +911,6 @@ def test_mixed_order_nonlinear_gauss_newton():
 
 
 # ---------------------------------------------------------------- mixed derivatives (u_xy)
-
-def _anisotropic_problem(extra=None):
-    """u_xx + 0.6 u_xy + 0.8 u_yy - 0.5 u = f (elliptic: 0.3^2 < 0.8), plus optional terms."""
-    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
-    uxx = lambda x, y: -4 * np.sin(2 * x) * np.sin(3 * y)
-    uyy = lambda x, y: -9 * np.sin(2 * x) * np.sin(3 * y)
-    uxy = lambda x, y: 6 * np.cos(2 * x) * np.cos(3 * y) + 1.0
-    ux = lambda x, y: 2 * np.cos(2 * x) * np.sin(3 * y) + y
-    op = {(2, 0): 1.0, (1, 1): 0.6, (0, 2): 0.8, (0, 0): -0.5}
-    parts = {(2, 0): uxx, (1, 1): uxy, (0, 2): uyy, (0, 0): u, (1, 0): ux}
-    op.update(extra or {})
-    return P.Problem([(0, 2.0), (0, 1.5)], op,
-                     source=lambda x, y: sum(c * parts[k](x, y) for k, c in op.items()),
-                     boundary=u, exact=u, freq_scale=1.0)
-
 
 def _kron_all(mats):
     out = mats[0]
@@ -1083,26 +1059,14 @@ def test_mixed_derivative_nonlinear_gauss_newton_reaches_the_minimiser():
     """u_xx + 0.6 u_xy + 0.8 u_yy - 0.5 u + u^3 = f: the GN U solve reaches the nonlinear
     minimiser (dense gradient in U-space), which needs more PCG steps per GN system than the
     diagonal operators' 100."""
-    base = _anisotropic_problem()
-    u = base.exact
-    p = P.Problem(base.domain, base.operator, source=lambda x, y: base.source(x, y) + u(x, y) ** 3,
-                  boundary=u, exact=u, nonlinearity=lambda v: v ** 3, dnonlinearity=lambda v: 3 * v ** 2,
-                  freq_scale=1.0)
+    p = gp_cases.with_cubic(_anisotropic_problem())
     m = _model_2d(p, (12, 10), _small_kernels())
     assert m.gn_cap > 100
     tau1, tau2 = 10.0, 1e4
     U = m.solve_u(np.zeros((12, 10)), tau1, tau2)
     assert m.cg_rel < m.cg_accept
-    f = m.factors()["f"]
-    A = _dense_operator(m)
-    v = U.ravel()
-    R = A @ v + v ** 3 - m.F.ravel()
-    rb = np.zeros(v.size)
-    rb[m.mask.ravel()] = v[m.mask.ravel()] - m.g
-    Kinv = np.kron(f[0]["Kinv"], f[1]["Kinv"])
-    grad = Kinv @ v + m.lambda_b * tau1 * rb + tau2 * (A + np.diag(3 * v ** 2)).T @ R
-    scale = np.abs(Kinv @ v).max() + np.abs(tau2 * A.T @ m.F.ravel()).max()
-    assert np.abs(grad).max() < 1e-6 * scale
+    grad, (ku, _, atf) = _cubic_objective_gradient(m, U, tau1, tau2)
+    assert np.abs(grad).max() < 1e-6 * (ku + atf)
 
 
 def test_3d_mixed_derivative_on_the_complex_path():

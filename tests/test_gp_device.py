@@ -23,6 +23,10 @@ from fastspectral.gp import problems as P
 from fastspectral.gp import GPSolverWarning, solve
 from fastspectral.kron import kron_mode_product as _real_kron
 
+from gp_cases import anisotropic as _aniso
+from gp_cases import convection_diffusion as _convection_diffusion
+from gp_cases import small_advection as _advection
+
 
 # ---------------------------------------------------------------- the strict stand-in for cupy
 
@@ -211,36 +215,6 @@ def test_stand_in_refuses_what_cupy_refuses():
 
 
 # ---------------------------------------------------------------- small problems
-
-def _aniso():
-    """u_xx + 0.6 u_xy + 0.8 u_yy - 0.5 u = f (a mixed-derivative, dense-R path)."""
-    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
-    op = {(2, 0): 1.0, (1, 1): 0.6, (0, 2): 0.8, (0, 0): -0.5}
-    parts = {(2, 0): lambda x, y: -4 * np.sin(2 * x) * np.sin(3 * y),
-             (1, 1): lambda x, y: 6 * np.cos(2 * x) * np.cos(3 * y) + 1.0,
-             (0, 2): lambda x, y: -9 * np.sin(2 * x) * np.sin(3 * y), (0, 0): u}
-    return P.Problem([(0, 2.0), (0, 1.5)], op,
-                     source=lambda x, y: sum(c * parts[k](x, y) for k, c in op.items()),
-                     boundary=u, exact=u, freq_scale=1.0)
-
-
-def _advection():
-    """u_t + 1.5 u_x - 0.5 u = f (complex whitening)."""
-    u = lambda x, t: np.sin(2 * x - 3 * t) + 0.5 * x * t
-    f = lambda x, t: ((-3 * np.cos(2 * x - 3 * t) + 0.5 * x)
-                      + 1.5 * (2 * np.cos(2 * x - 3 * t) + 0.5 * t) - 0.5 * u(x, t))
-    return P.Problem([(0, 2.0), (0, 1.5)], {(1, 0): 1.5, (0, 1): 1.0, (0, 0): -0.5},
-                     source=f, boundary=u, exact=u, freq_scale=1.0)
-
-
-def _convection_diffusion():
-    """-0.3 (u_xx + u_yy) + 1.5 u_x = f (real mixed-order path)."""
-    u = lambda x, y: np.sin(2 * x) * np.sin(3 * y) + x * y
-    ux = lambda x, y: 2 * np.cos(2 * x) * np.sin(3 * y) + y
-    return P.Problem([(0, 2.0), (0, 1.5)], {(2, 0): -0.3, (0, 2): -0.3, (1, 0): 1.5},
-                     source=lambda x, y: 3.9 * np.sin(2 * x) * np.sin(3 * y) + 1.5 * ux(x, y),
-                     boundary=u, exact=u, freq_scale=1.0)
-
 
 # name: (problem, grid, solve keywords); few iterations: the point is the same arithmetic
 CASES = {
