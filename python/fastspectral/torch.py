@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -121,6 +122,7 @@ class _SpectralConvFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y):
         p = ctx.plan
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -187,6 +189,7 @@ class _VariantFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y):
         p = ctx.plan
         need = ctx.needs_input_grad
@@ -322,11 +325,12 @@ class SpectralConv(torch.nn.Module):
             raise ValueError(f"fastspectral.torch.SpectralConv: separable=True needs "
                              f"in_channels == out_channels, got {in_channels} and "
                              f"{out_channels}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.n_modes = (int(n_modes),) if isinstance(n_modes, int) else tuple(map(int, n_modes))
-        self.fft_norm = fft_norm
+        cdtype = _complex_dtype(dtype, "SpectralConv")
+        self.in_channels, self.out_channels = _check_channels(in_channels, out_channels,
+                                                              "SpectralConv")
+        self.n_modes = _check_modes(n_modes, "SpectralConv")
+        self.fft_norm = _check_norm(fft_norm, "SpectralConv")
         self.separable, self.factorization = bool(separable), ("cp" if fact else None)
-        cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
         std = math.sqrt(2.0 / (in_channels + out_channels)) if init_std == "auto" else init_std
         shape = _S.weight_shape(in_channels, out_channels, self.n_modes)
         if separable:
@@ -530,13 +534,41 @@ def _check_norm(norm: str, cls: str) -> str:
     return norm
 
 
+def _index(v: Any) -> int | None:
+    """v as a Python int if it is an integer (numpy integers too; not bool), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:
+        return None
+
+
 def _check_modes(n_modes: Any, cls: str) -> tuple[int, ...]:
-    m = (n_modes,) if isinstance(n_modes, int) else tuple(n_modes)
-    if not 1 <= len(m) <= 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                       for v in m):
+    """n_modes as a tuple of 1 to 3 positive Python ints."""
+    seq = tuple(n_modes) if hasattr(n_modes, "__iter__") else (n_modes,)
+    m = tuple(_index(v) for v in seq)
+    if not 1 <= len(m) <= 3 or not all(v is not None and v > 0 for v in m):
         raise ValueError(f"fastspectral.torch.{cls}: n_modes must be a positive int or 1 to 3 "
                          f"positive ints, got {n_modes!r}")
     return m
+
+
+def _check_channels(in_channels: Any, out_channels: Any, cls: str) -> tuple[int, int]:
+    c = (_index(in_channels), _index(out_channels))
+    if not all(v is not None and v > 0 for v in c):
+        raise ValueError(f"fastspectral.torch.{cls}: channel counts must be positive ints, got "
+                         f"in_channels={in_channels!r}, out_channels={out_channels!r}")
+    return c
+
+
+def _complex_dtype(dtype: Any, cls: str) -> torch.dtype:
+    """The complex weight dtype for a real layer dtype (float32 or float64 only)."""
+    cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
+    if cdtype is None:
+        raise TypeError(f"fastspectral.torch.{cls}: dtype must be torch.float32 or "
+                        f"torch.float64, got {dtype}")
+    return cdtype
 
 
 class RFFTModes(torch.nn.Module):
@@ -575,14 +607,8 @@ class ModeMix(torch.nn.Module):
                  init_std: Any = "auto", dtype: torch.dtype = torch.float32):
         super().__init__()
         self.n_modes = _check_modes(n_modes, "ModeMix")
-        cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
-        if cdtype is None:
-            raise TypeError(f"fastspectral.torch.ModeMix: dtype must be torch.float32 or "
-                            f"torch.float64, got {dtype}")
-        if int(in_channels) < 1 or int(out_channels) < 1:
-            raise ValueError(f"fastspectral.torch.ModeMix: channel counts must be positive, got "
-                             f"in_channels={in_channels}, out_channels={out_channels}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        cdtype = _complex_dtype(dtype, "ModeMix")
+        self.in_channels, self.out_channels = _check_channels(in_channels, out_channels, "ModeMix")
         std = math.sqrt(2.0 / (in_channels + out_channels)) if init_std == "auto" else init_std
         shape = _S.weight_shape(in_channels, out_channels, self.n_modes)
         self.weight = torch.nn.Parameter(std * torch.randn(shape, dtype=cdtype))
