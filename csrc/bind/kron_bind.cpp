@@ -36,7 +36,9 @@ void fill_tile_group(nb::list factors, bool transpose, int device, int device_id
       g.rs[a] = g.cs[a] = 0;
       continue;
     }
-    nb::ndarray<> arr;
+    // nb::ro: factors are only read, so read-only arrays (np.load(mmap_mode='r'),
+    // np.frombuffer, np.asarray of a JAX array) must bind without a copy
+    nb::ndarray<nb::ro> arr;
     if (!nb::try_cast(h, arr, false) || arr.ndim() != 2)
       throw nb::type_error("fastspectral.kron: fused factors must be 2-D arrays or ints");
     if (arr.device_type() != device || (device != nb::device::cpu::value &&
@@ -69,6 +71,9 @@ namespace bind {
 namespace {
 
 using HostArray = nb::ndarray<nb::device::cpu, nb::c_contig, nb::ndim<2>>;
+// Inputs are declared read-only so that read-only NumPy arrays bind as they are (nanobind
+// rejects them for a writable signature, with an "incompatible function arguments" error).
+using HostInput = nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig, nb::ndim<2>>;
 
 // 0: float32, 1: float64
 int dtype_code(nb::dlpack::dtype dt, const char* what) {
@@ -78,7 +83,7 @@ int dtype_code(nb::dlpack::dtype dt, const char* what) {
                         " must be float32 or float64").c_str());
 }
 
-void kron_apply_py(nb::list factors, HostArray x, HostArray out, bool transpose, int nthreads) {
+void kron_apply_py(nb::list factors, HostInput x, HostArray out, bool transpose, int nthreads) {
   const std::size_t d = nb::len(factors);
   if (d == 0) throw nb::value_error("fastspectral.kron: the factor list is empty");
   const int code = dtype_code(x.dtype(), "x");
@@ -94,10 +99,10 @@ void kron_apply_py(nb::list factors, HostArray x, HostArray out, bool transpose,
       if (n < 0) throw nb::value_error("fastspectral.kron: identity size must be >= 0");
       f = {nullptr, n, n, 0, 0};
     } else {
-      nb::ndarray<nb::device::cpu> a;
+      nb::ndarray<nb::ro, nb::device::cpu> a;
       if (!nb::try_cast(h, a, false))
         throw nb::type_error(("fastspectral.kron: factor " + std::to_string(i) +
-                              " must be a NumPy array or an int").c_str());
+                              " must be a CPU (NumPy) array or an int").c_str());
       if (a.ndim() != 2)
         throw nb::value_error(("fastspectral.kron: factor " + std::to_string(i) +
                                " must be 2-D, got " + std::to_string(a.ndim()) + "-D").c_str());
@@ -161,8 +166,9 @@ void tile_emulate_t(nb::list factors, bool transpose, const T* src, T* dst, std:
 }
 
 using HostVector = nb::ndarray<nb::device::cpu, nb::c_contig>;
+using HostVectorInput = nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig>;
 
-void tile_emulate_py(nb::list factors, HostVector x, HostVector out, std::int64_t L,
+void tile_emulate_py(nb::list factors, HostVectorInput x, HostVector out, std::int64_t L,
                      std::int64_t R, bool transpose, std::int64_t budget, std::int64_t target,
                      int nthreads, int variant) {
   const int code = dtype_code(x.dtype(), "x");

@@ -22,6 +22,9 @@ namespace bind {
 namespace {
 
 using Spec = nb::ndarray<nb::device::cpu, nb::c_contig, nb::ndim<5>>;
+// The kernels only read their inputs: a read-only signature lets read-only NumPy arrays bind
+// without a copy (a writable one makes nanobind reject them with a bare overload error).
+using SpecIn = nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig, nb::ndim<5>>;
 using Index = nb::ndarray<const std::int64_t, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 using Scale = nb::ndarray<const double, nb::device::cpu, nb::c_contig, nb::ndim<1>>;
 
@@ -63,7 +66,7 @@ struct Modes {
 
 // adjoint = false: dst[b, o] = sum_i src[b, i] W[i, o];  adjoint = true: dst[b, i] = sum_o
 // src[b, o] conj(W[i, o]).
-void spectral_mix_py(Spec src, Spec W, Spec dst, Index w1, Index s1, Index d1, Index w2, Index s2,
+void spectral_mix_py(SpecIn src, SpecIn W, Spec dst, Index w1, Index s1, Index d1, Index w2, Index s2,
                      Index d2, std::int64_t L, bool adjoint, std::optional<Scale> scale,
                      int nthreads) {
   const bool f32 = common_f32(src, W, dst, "src", "weight", "dst");
@@ -86,7 +89,7 @@ void spectral_mix_py(Spec src, Spec W, Spec dst, Index w1, Index s1, Index d1, I
                         P, ds, sc, nthreads);
 }
 
-void spectral_weight_grad_py(Spec x, Spec g, Spec gw, Index w1, Index s1, Index d1, Index w2,
+void spectral_weight_grad_py(SpecIn x, SpecIn g, Spec gw, Index w1, Index s1, Index d1, Index w2,
                              Index s2, Index d2, std::int64_t L, std::optional<Scale> scale,
                              int nthreads) {
   const bool f32 = common_f32(x, g, gw, "x", "g", "gw");

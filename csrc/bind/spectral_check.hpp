@@ -39,9 +39,10 @@ bool overlaps(const A& a, const B& b, std::size_t es) {
   return a.size() && b.size() && pa < pb + b.size() * es && pb < pa + a.size() * es;
 }
 
-// Precision of three arrays that must agree (complex64: true); TypeError otherwise.
-template <class A>
-bool common_f32(const A& a, const A& b, const A& c, const char* na, const char* nb,
+// Precision of three arrays that must agree (complex64: true); TypeError otherwise.  The
+// three may be of different nanobind types (read-only inputs, a writable output).
+template <class A, class B, class C>
+bool common_f32(const A& a, const B& b, const C& c, const char* na, const char* nb,
                 const char* nc) {
   const bool f32 = complex_f32(a, na);
   if (complex_f32(b, nb) != f32 || complex_f32(c, nc) != f32)
@@ -56,8 +57,8 @@ bool common_f32(const A& a, const A& b, const A& c, const char* na, const char* 
 struct MixChannels {
   std::int64_t B, I, O, Q, P;
 };
-template <class A>
-MixChannels mix_channels(const A& src, const A& W, const A& dst, bool adjoint) {
+template <class A, class B, class C>
+MixChannels mix_channels(const A& src, const B& W, const C& dst, bool adjoint) {
   MixChannels c;
   c.I = W.shape(0);
   c.O = W.shape(1);
@@ -71,8 +72,8 @@ MixChannels mix_channels(const A& src, const A& W, const A& dst, bool adjoint) {
 }
 
 // Weight gradient gw[i, o] = sum_b conj(x[b, i]) g[b, o]: gw must be (I, O, ...).
-template <class A>
-void check_weight_grad_shapes(const A& x, const A& g, const A& gw) {
+template <class A, class B, class C>
+void check_weight_grad_shapes(const A& x, const B& g, const C& gw) {
   if (g.shape(0) != x.shape(0)) fail("g has the wrong batch size");
   if (gw.shape(0) != x.shape(1) || gw.shape(1) != g.shape(1))
     fail("gw must have shape (in, out, ...)");

@@ -275,6 +275,8 @@ def _apply(factors, x, *, transpose, out, name, tensor):
         if tuple(out.shape) != out_shape or out.dtype != dtype:
             raise ValueError(f"fastspectral.{name}: out has shape {out.shape} and dtype "
                              f"{out.dtype}; expected {out_shape} and {dtype}")
+        if xp is np and not out.flags.writeable:
+            raise ValueError(f"fastspectral.{name}: out is read-only")
 
     real_factors = all(isinstance(f, int) or f.dtype.kind != "c" for f in factors)
     if dtype.kind == "c" and real_factors:
@@ -376,8 +378,11 @@ class KroneckerVector:
 
     def to_dense(self):
         xp = _xp_of(self.vectors)
-        out = xp.ones(1) if self.combine == "product" else xp.zeros(1)
-        for v in self.vectors:
+        if not self.vectors:
+            return xp.ones(1) if self.combine == "product" else xp.zeros(1)
+        # start from the first vector, not a float64 ones(1): float32 eigenvalues stay float32
+        out = xp.asarray(self.vectors[0]).reshape(-1)
+        for v in self.vectors[1:]:
             if self.combine == "product":
                 out = (out[:, None] * v[None, :]).reshape(-1)
             else:
@@ -390,6 +395,48 @@ class KroneckerVector:
 
     def __repr__(self):
         return f"KroneckerVector({self.combine}, lengths={[len(v) for v in self.vectors]})"
+
+
+def _real_dtype(dtype) -> np.dtype:
+    """Dtype of the eigenvalues of a Hermitian matrix of `dtype` (what eigh returns)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        return np.dtype(np.float32) if dtype == np.complex64 else np.dtype(np.float64)
+    return dtype if dtype in _KERNEL_DTYPES else np.dtype(np.float64)
+
+
+def _hermitian_eigh(xp, factors, dtype):
+    """Per-factor eigh of Hermitian (real: symmetric) factors; ints stay identities.
+
+    Returns (eigenvalue vectors, Q factors, Q^H factors as transposed by kron_matvec): for a
+    complex factor the second list holds conj(Q), so that kron_matvec(.., transpose=True)
+    applies Q^H; for real factors it is Q itself (no copy).
+    """
+    ws, qs, qcs = [], [], []
+    for f in factors:
+        if isinstance(f, int):
+            ws.append(xp.ones(f, dtype=_real_dtype(dtype)))
+            qs.append(f)
+            qcs.append(f)
+        else:
+            w, q = xp.linalg.eigh(f)
+            ws.append(w)
+            qs.append(q)
+            qcs.append(q.conj() if q.dtype.kind == "c" else q)
+    return ws, qs, qcs
+
+
+def _shifted(w, shift):
+    """Eigenvalues + shift in the eigenvalues' precision (a NumPy float64 shift must not turn a
+    float32 solve into a float64 one)."""
+    lam = w.to_dense()
+    return (lam + shift).astype(lam.dtype, copy=False)
+
+
+def _eig_solve(qs, qcs, lam, v):
+    """Q diag(1/lam) Q^H v for one vector or a batch of vectors (rows)."""
+    t = kron_matvec(qcs, v, transpose=True)
+    return kron_matvec(qs, t / lam)
 
 
 def _factor_shape(f):
@@ -497,48 +544,40 @@ class KroneckerOperator:
         return KroneckerVector([xp.ones(f, dtype=self.dtype) if isinstance(f, int)
                                 else xp.diagonal(f) for f in self.factors]).to_dense()
 
-    def eigh(self):
-        """Per-factor symmetric eigendecompositions: K = Q diag(w) Q^T.
-
-        Returns (w, Q): w a KroneckerVector (``w.to_dense()`` for the N eigenvalues, not
-        sorted), Q a KroneckerOperator of the eigenvector matrices.  Factors must be symmetric
-        (only their lower triangles are read).
-        """
+    def _eigh_parts(self):
         if self._eig is None:
             _check_square(self.factors, "eigh()")
-            xp = _xp_of(self.factors)
-            ws, qs = [], []
-            for f in self.factors:
-                if isinstance(f, int):
-                    ws.append(xp.ones(f, dtype=self.dtype))
-                    qs.append(f)
-                else:
-                    w, q = xp.linalg.eigh(f)
-                    ws.append(w)
-                    qs.append(q)
-            self._eig = (KroneckerVector(ws), KroneckerOperator(qs))
+            ws, qs, qcs = _hermitian_eigh(_xp_of(self.factors), self.factors, self.dtype)
+            self._eig = (KroneckerVector(ws), KroneckerOperator(qs), qcs)
         return self._eig
 
-    def solve(self, b, shift: float = 0.0):
-        """(K + shift*I)^{-1} b for symmetric factors, b of shape (N,) or (N, k).
+    def eigh(self):
+        """Per-factor Hermitian eigendecompositions: K = Q diag(w) Q^H (Q^T for real factors).
 
-        Two Kronecker products with the eigenvector factors and a diagonal scaling:
-        O(N sum n_i) work after O(sum n_i^3) for the per-factor eigendecompositions.
+        Returns (w, Q): w a KroneckerVector of real eigenvalues (``w.to_dense()`` for the N
+        eigenvalues, not sorted), Q a KroneckerOperator of the unitary eigenvector matrices.
+        Factors must be Hermitian (real: symmetric); only their lower triangles are read.
         """
-        w, Q = self.eigh()
-        lam = w.to_dense() + shift
+        w, Q, _ = self._eigh_parts()
+        return w, Q
+
+    def solve(self, b, shift: float = 0.0):
+        """(K + shift*I)^{-1} b for Hermitian (real: symmetric) factors, b of shape (N,) or
+        (N, k); the result has the dtype numpy promotes the factors and b to.
+
+        Two Kronecker products with the eigenvector factors (Q^H, then Q) and a diagonal
+        scaling: O(N sum n_i) work after O(sum n_i^3) for the per-factor eigendecompositions.
+        """
+        w, Q, qcs = self._eigh_parts()
+        lam = _shifted(w, shift)
         xp = _cupy() if is_cupy_array(b) else np
         b = xp.asarray(b)
-
-        def one(v):
-            t = kron_matvec(Q.factors, v, transpose=True)
-            t = t / lam
-            return kron_matvec(Q.factors, t)
-        return _as_columns(self, b, one)
+        return _as_columns(self, b, lambda v: _eig_solve(Q.factors, qcs, lam, v))
 
     def logdet(self, shift: float = 0.0):
-        """log det(K + shift*I).  With shift == 0 any square factors work:
-        sum_i (N / n_i) log|det A_i| (the sign is ignored); otherwise symmetric factors."""
+        """log det(K + shift*I), a float.  With shift == 0 any square factors work:
+        sum_i (N / n_i) log|det A_i| (the sign is ignored); otherwise Hermitian (real:
+        symmetric) factors, through their real eigenvalues."""
         _check_square(self.factors, "logdet()")
         N = self.shape[0]
         xp = _xp_of(self.factors)
@@ -548,7 +587,8 @@ class KroneckerOperator:
                 if isinstance(f, int):
                     continue
                 sign, ld = xp.linalg.slogdet(f)
-                if float(sign) == 0.0:
+                # sign is complex for complex factors: compare it, never float() it
+                if bool(sign == 0):
                     return -math.inf
                 total += float(ld) * (N // f.shape[0])
             return total
@@ -644,31 +684,30 @@ class KroneckerSum:
         xp = _xp_of(self.factors)
         return KroneckerVector([xp.diagonal(f) for f in self.factors], "sum").to_dense()
 
-    def eigh(self):
-        """(w, Q): w a KroneckerVector of kind "sum" (w_1 ⊕ w_2 ...), Q a KroneckerOperator."""
+    def _eigh_parts(self):
         if self._eig is None:
-            xp = _xp_of(self.factors)
-            ws, qs = [], []
-            for f in self.factors:
-                w, q = xp.linalg.eigh(f)
-                ws.append(w)
-                qs.append(q)
-            self._eig = (KroneckerVector(ws, "sum"), KroneckerOperator(qs))
+            ws, qs, qcs = _hermitian_eigh(_xp_of(self.factors), self.factors, self.dtype)
+            self._eig = (KroneckerVector(ws, "sum"), KroneckerOperator(qs), qcs)
         return self._eig
 
-    def solve(self, b, shift: float = 0.0):
-        """(K + shift*I)^{-1} b for symmetric factors, b of shape (N,) or (N, k)."""
-        w, Q = self.eigh()
-        lam = w.to_dense() + shift
-        xp = _cupy() if is_cupy_array(b) else np
+    def eigh(self):
+        """(w, Q): w a KroneckerVector of kind "sum" (w_1 ⊕ w_2 ...) of real eigenvalues, Q a
+        KroneckerOperator of unitary eigenvector matrices: K = Q diag(w) Q^H.  Factors must be
+        Hermitian (real: symmetric)."""
+        w, Q, _ = self._eigh_parts()
+        return w, Q
 
-        def one(v):
-            t = kron_matvec(Q.factors, v, transpose=True)
-            return kron_matvec(Q.factors, t / lam)
-        return _as_columns(self, xp.asarray(b), one)
+    def solve(self, b, shift: float = 0.0):
+        """(K + shift*I)^{-1} b for Hermitian (real: symmetric) factors, b of shape (N,) or
+        (N, k); the result has the dtype numpy promotes the factors and b to."""
+        w, Q, qcs = self._eigh_parts()
+        lam = _shifted(w, shift)
+        xp = _cupy() if is_cupy_array(b) else np
+        return _as_columns(self, xp.asarray(b), lambda v: _eig_solve(Q.factors, qcs, lam, v))
 
     def logdet(self, shift: float = 0.0):
-        """log det(K + shift*I) for symmetric factors (nan if an eigenvalue is negative)."""
+        """log det(K + shift*I) for Hermitian (real: symmetric) factors, a float (nan if an
+        eigenvalue is negative)."""
         w, _ = self.eigh()
         xp = _xp_of(self.factors)
         return float(xp.sum(xp.log(w.to_dense() + shift)))

@@ -1339,10 +1339,14 @@ def _check_cp(x: Any, weights: Any, factors: Any, n_modes: Any, output_shape: An
     xx = _check_array(x, "x")
     _check_spatial_ndim(xx)
     d, C = xx.ndim - 2, xx.shape[1]
+    mode_names = ", ".join(f"F_{j + 1}" for j in range(d))
+    # The count selects the interpretation (d + 2: dense, d + 1: separable), so a dense list
+    # missing one factor reads as separable; every count or shape error names both forms.
+    forms = (f"{d + 2} arrays for the dense weight [U_in, U_out, {mode_names}] or {d + 1} "
+             f"arrays for the separable weight [U, {mode_names}] with {d} spatial dims")
     if len(factors) not in (d + 1, d + 2):
-        raise ValueError(f"fastspectral.spectral: factors must hold {d + 2} arrays (U_in, U_out, "
-                         f"one per mode dim) or {d + 1} (separable: U, one per mode dim) for "
-                         f"{d} spatial dims, got {len(factors)}")
+        raise ValueError(f"fastspectral.spectral: factors must hold {forms}, got "
+                         f"{len(factors)}")
     separable = len(factors) == d + 1
     if weights.ndim != 1:
         raise ValueError(f"fastspectral.spectral: weights must have shape (rank,), got "
@@ -1362,7 +1366,10 @@ def _check_cp(x: Any, weights: Any, factors: Any, n_modes: Any, output_shape: An
     for j, (f, s, nm) in enumerate(zip(factors, sizes, names)):
         if tuple(f.shape) != (s, R):
             raise ValueError(f"fastspectral.spectral: factors[{j}] ({nm}) has shape "
-                             f"{tuple(f.shape)}, expected ({s}, rank = {R})")
+                             f"{tuple(f.shape)}, expected ({s}, rank = {R}); factors holds "
+                             f"{len(factors)} arrays, read as the "
+                             f"{'separable' if separable else 'dense'} form (factors must hold "
+                             f"{forms})")
     cp = _CP(separable=separable, weights=xp.ascontiguousarray(weights),
              factors=[xp.ascontiguousarray(f) for f in factors], R=R)
     return x, cp, p
