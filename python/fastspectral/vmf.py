@@ -100,8 +100,10 @@ def _log_sphere_area(p: Any) -> Any:
 
 
 def _check_dim(p: Any) -> None:
-    if np.any(np.asarray(_host(p)) < 2):
-        raise ValueError(f"vmf: the dimension p must be >= 2 (the sphere S^(p-1) in R^p), got {p}")
+    ph = np.asarray(_host(p))
+    if np.any(ph < 2) or np.any(ph != np.round(ph)):
+        raise ValueError(f"vmf: the dimension p must be an integer >= 2 (the sphere S^(p-1) in "
+                         f"R^p), got {p}")
 
 
 # --------------------------------------------------------------------------- normaliser, A_p
@@ -143,7 +145,10 @@ def log_normalizer(p: Any, kappa: Any) -> Any:
     kappa = _as_float(xp, kappa)
     if bool(xp.any(kappa < 0)):
         raise ValueError("vmf.log_normalizer: kappa must be >= 0")
-    return _lognorm_plus_kappa(p, kappa, xp) - kappa
+    with np.errstate(invalid="ignore"):
+        out = _lognorm_plus_kappa(p, kappa, xp) - kappa
+    # log C_p grows like (p - 1)/2 log kappa: +inf at kappa = inf (inf - inf above)
+    return xp.where(xp.isposinf(kappa), xp.inf, out)
 
 
 def _perron_one_minus(nu: Any, x: Any, xp=np) -> Any:
@@ -242,7 +247,12 @@ def kappa_mle(rbar: Any, p: Any, *, one_minus_rbar: Any = None, max_iter: int = 
     out = xp.full(r.shape, xp.nan)
     out[r == 0] = 0.0
     out[(s == 0) & (r == 1)] = xp.inf
-    ok = (r > 0) & (s > 0) & (r <= 1) & (s < 1) & xp.isfinite(r) & xp.isfinite(s)
+    # tiny rbar (1 - rbar rounds to 1 below ~1e-16): A_p(kappa) = kappa/p - kappa^3/(p^2 (p+2))
+    # + O(kappa^5) inverts to kappa = p r + p^2 r^3 / (p + 2), exact to O(r^5) (relative
+    # ~r^4 < 1e-20 here)
+    tiny = (r > 0) & (r < 1e-5)
+    out[tiny] = pf[tiny] * r[tiny] + pf[tiny] ** 2 * r[tiny] ** 3 / (pf[tiny] + 2.0)
+    ok = (r >= 1e-5) & (s > 0) & (r <= 1) & (s < 1) & xp.isfinite(r) & xp.isfinite(s)
     idx = xp.nonzero(ok)[0]
     if idx.size == 0:
         return out.reshape(shape)
@@ -878,7 +888,11 @@ class VonMisesFisherMixture(_EstimatorBase):
             C = np.asarray(self.init, dtype=np.float64)
             if C.shape != (k, p):
                 raise ValueError(f"init array must have shape ({k}, {p}), got {C.shape}")
-            C = C / np.linalg.norm(C, axis=1, keepdims=True)
+            norms = np.linalg.norm(C, axis=1, keepdims=True)
+            if not (np.all(np.isfinite(C)) and np.all(norms > 0)):
+                raise ValueError("init array rows must be finite and nonzero (initial mean "
+                                 "directions; they are normalised)")
+            C = C / norms
         else:
             # seeding on a subsample (up to 20000 rows): cheap for any n, and host-side
             m = min(n, 20000)
