@@ -158,6 +158,48 @@ def test_bad_inputs():
         solve("poisson", 10)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_iter=0), "max_iter must be an int >= 1"),
+    (dict(max_iter=-3), "max_iter must be an int >= 1"),
+    (dict(max_iter=2.0), "max_iter must be an int >= 1"),
+    (dict(lbfgs_steps=0), "lbfgs_steps must be an int >= 1"),
+    (dict(jitter=-1.0), "jitter must be a finite number > 0"),
+    (dict(jitter=0.0), "jitter must be a finite number > 0"),
+    (dict(lambda_b=float("nan")), "lambda_b must be a finite number >= 0"),
+    (dict(lambda_b=-1.0), "lambda_b must be a finite number >= 0"),
+    (dict(tau_max=float("inf")), "tau_max must be a finite number > 0"),
+    (dict(tau_init=0.0), "tau_init must be a finite number > 0"),
+    (dict(max_time=0.0), "max_time must be a finite number > 0"),
+    (dict(tol="small"), "tol must be a finite number >= 0"),
+])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_bad_settings_refused(kwargs, match, dim):
+    # max_iter=0 used to end in "cannot unpack non-iterable NoneType", jitter=-1 in a LinAlgError
+    p = _sin_problem() if dim == 1 else P.poisson_2d(1.0)
+    with pytest.raises(ValueError, match=match):
+        solve(p, 8, n_components=3, track_error=False, **kwargs)
+
+
+@pytest.mark.parametrize("size", [16.7, 16.0, True, "16", [12, 12.5]])
+def test_non_integer_grid_size_refused(size):
+    # a float size used to be truncated silently
+    p = _sin_problem() if not isinstance(size, list) else P.poisson_2d(1.0)
+    with pytest.raises(ValueError, match="grid_size"):
+        solve(p, size, n_components=3, max_iter=1, track_error=False)
+
+
+def test_predict_grid_needs_one_vector_per_dimension():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = solve(P.poisson_2d(1.0), np.int64(8), n_components=3, max_iter=1, lbfgs_steps=2,
+                    track_error=False)
+    x = np.linspace(0.5, 1.0, 3)
+    assert sol.predict_grid(x, x[:2]).shape == (3, 2)
+    for coords in [(x,), (x, x, x)]:
+        with pytest.raises(ValueError, match="one coordinate vector per dimension"):
+            sol.predict_grid(*coords)
+
+
 def test_coarse_grid_warns_and_nonconvergence_returns_best_iterate():
     p = P.poisson_1d(100.0)  # needs ~16 cycles per unit; 40 points resolve ~3
     with pytest.warns(GPSolverWarning, match="resolve"):
@@ -1084,3 +1126,80 @@ def test_3d_mixed_derivative_on_the_complex_path():
     assert m.cg_rel < 1e-9 and U.dtype == np.float64 and m.imag_rel < 1e-8
     ref = _dense_minimiser(m, tau1, tau2)
     np.testing.assert_allclose(U.ravel(), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
+
+
+# ---------------------------------------------------------------- warm starts on weak modes
+
+def _paper_kernels(kind, problem, sizes, q=30):
+    """The solver's initial kernels (as solve_nd builds them) for each dimension."""
+    out = []
+    for ax in problem.grid_axes(sizes):
+        h = ax[1] - ax[0]
+        out.append(gp.make_kernel(kind, q, min(problem.freq_scale, 0.5 / h),
+                                  log_a=min(0.0, math.log(0.05 / h))))
+    return out
+
+
+def test_weak_modes_are_where_p0_diagonal_is_small():
+    # non-square grid: an axis mix-up in the per-dimension factors would move the mask
+    p = P.poisson_2d(15.0)
+    shape = (60, 52)
+    m = _model_2d(p, shape, _paper_kernels("gaussian", p, shape), jitter=1e-6)
+    tau = 1e10
+    fac = m.factors()
+    D = fac["D"]
+    s = (tau * np.max(np.abs(D)) ** 2) ** -0.5
+    gs = [np.diag(fd["G"]) + s for fd in fac["f"]]
+    p0 = tau * np.abs(D.ravel()) ** 2 * np.kron(gs[0], gs[1])
+    want = (p0 < m.weak_mode_level).reshape(shape)
+    Y = np.random.default_rng(0).standard_normal(shape)
+    got = m._drop_weak_modes(Y, tau)
+    assert 0 < want.sum() < want.size / 10        # the Gaussian mixture's null modes
+    np.testing.assert_array_equal(got == 0, want)
+    np.testing.assert_array_equal(got[~want], Y[~want])
+
+
+@pytest.mark.parametrize("case", ["advection", "advection_diffusion"])
+def test_weak_mode_drop_not_on_complex_or_dense_paths(case, monkeypatch):
+    # the filter is for real solves with a diagonal R: the complex (advection) and dense-R
+    # (mixed-order) paths run bit-for-bit as without it (advection_2d(5) on 16^2 has weak
+    # modes at most of its thetas)
+    from fastspectral.gp import solver_nd
+    if case == "advection":
+        p, n, kw = P.advection_2d(5.0), 16, {"lambda_b": 500.0}
+    else:
+        p, n, kw = P.advection_diffusion_2d(5.0, 0.05), 12, {"lambda_b": 500.0}
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return solve(p, n, n_components=8, max_iter=2, lbfgs_steps=5, **kw)
+    a = run()
+    monkeypatch.setattr(solver_nd._ModelND, "_drop_weak_modes", lambda self, Y0, tau2: Y0)
+    b = run()
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.history[-1]["cg_iterations"] == b.history[-1]["cg_iterations"]
+
+
+def test_gaussian_mixture_warm_start_keeps_the_minimiser():
+    # U from the initial theta as the warm start of a U solve at a learned theta: the weak
+    # modes are dropped and PCG ends at the cold start's minimiser
+    from fastspectral.gp import solver_nd
+    p = P.poisson_2d(15.0)
+    shape = (60, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = solver_nd.solve_nd(p, shape, kernel="gaussian", max_iter=1, lbfgs_steps=10,
+                                 learn_tau=False, track_error=False)
+    m = _model_2d(p, shape, _paper_kernels("gaussian", p, shape), jitter=1e-6)
+    U0 = m.solve_u(np.zeros(shape), 1e10, 1e10)
+    m.set_theta(np.concatenate([k.theta for k in sol.kernels]))
+    Y0 = m._from_u(U0, m.factors()["x"])
+    assert np.any(m._drop_weak_modes(Y0, 1e10) == 0)
+    cold = m.solve_u(np.zeros(shape), 1e10, 1e10)
+    assert m.cg_rel <= m.cg_tol
+    warm = m.solve_u(U0, 1e10, 1e10)
+    assert m.cg_rel <= m.cg_tol
+    # both stop at a relative residual of 1e-10 of an H whose condition number is ~1e12 on
+    # the weak modes: measured 2e-6 apart
+    assert np.linalg.norm(warm - cold) <= 1e-5 * np.linalg.norm(cold)

@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import math
+import operator
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -131,7 +132,15 @@ class Problem:
 
 
 def _sizes(grid_size, d):
-    sizes = [int(grid_size)] * d if np.isscalar(grid_size) else [int(n) for n in grid_size]
+    def index(n):
+        # integers only: a float size (16.7) used to be truncated silently
+        if isinstance(n, (bool, np.bool_)):
+            return -1
+        try:
+            return operator.index(n)
+        except TypeError:
+            return -1
+    sizes = [index(grid_size)] * d if np.isscalar(grid_size) else [index(n) for n in grid_size]
     if len(sizes) != d or any(n < 3 for n in sizes):
         raise ValueError(f"grid_size must be an int or {d} ints, each >= 3; got {grid_size!r}")
     return sizes

@@ -212,6 +212,9 @@ class GPSolution:
         """Conditional mean on the tensor grid coords[0] x coords[1] x ... (one vector per dim;
         a cupy result when any of them is a cupy array)."""
         from ..kron import kron_mode_product
+        if len(coords) != len(self.kernels):
+            raise ValueError(f"predict_grid needs one coordinate vector per dimension "
+                             f"({len(self.kernels)}), got {len(coords)}")
         mats = [k.matrix(np.asarray(_device.to_host(c), float), ax)
                 for k, c, ax in zip(self.kernels, coords, self.axes)]
         return self._out(kron_mode_product(mats, self._alpha), coords)
@@ -503,11 +506,34 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
                       callback=callback, device=device)
 
 
+def _check_settings(*, max_iter, lbfgs_steps, tol, lambda_b, jitter, max_time, tau_max,
+                    tau_init):
+    """ValueError naming the first solver setting out of its range."""
+    for name, v in (("max_iter", max_iter), ("lbfgs_steps", lbfgs_steps)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    checks = (("tol", tol, 0.0, True), ("lambda_b", lambda_b, 0.0, True),
+              ("jitter", jitter, 0.0, False), ("tau_max", tau_max, 0.0, False),
+              ("tau_init", tau_init, 0.0, False))
+    if max_time is not None:
+        checks += (("max_time", max_time, 0.0, False),)
+    for name, v, lo, closed in checks:
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not (math.isfinite(x) and (x >= lo if closed else x > lo)):
+            raise ValueError(f"{name} must be a finite number {'>=' if closed else '>'} {lo:g}, "
+                             f"got {v!r}")
+
+
 def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lbfgs_steps, tol,
            lambda_b, jitter, max_time, tau_max, tau_init, bound_frequencies, profile, learn_tau,
            verbose, track_error, callback, device):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
+    _check_settings(max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol, lambda_b=lambda_b,
+                    jitter=jitter, max_time=max_time, tau_max=tau_max, tau_init=tau_init)
     device = _device.resolve_device(problem, device)
     xp = _device.get_xp(device)     # fails early for 'cuda' without cupy / GPU
     if problem.ndim >= 2:

@@ -438,6 +438,9 @@ class _ModelND:
         self.shift_floor_rel = 1e-6 if self.complex else 0.0
         self.cg_switch = 500
         self.gn_shift_scale = 1.0  # factor on the Gauss-Newton shift (see gn_shift)
+        # linear U solves: the warm start is dropped on modes where P_0's diagonal is below
+        # this (see _drop_weak_modes; 0 = off)
+        self.weak_mode_level = 1e6
         self.gn_adapt, self.gn_flip, self.gn_capped = 2, False, 0
         # PCG steps per Gauss-Newton system: 100 (allen_cahn_2d(10), 40^2: the same error in
         # 24 s as with 400 in 56 s); a dense R (mixed orders, u_xy) needs more: with 100 the GN
@@ -853,6 +856,8 @@ class _ModelND:
                 return s * Dc * X
         if self.p.nonlinearity is None:
             prec = self.preconditioner(tau1, tau2)
+            if not (self.dense_r or self.complex):
+                Y0 = self._drop_weak_modes(Y0, tau2)
 
             def H(Y):
                 return Y + rh(kron_mode_product(G, r(Y)), tau2) + wb * self._bnd(Y, f)
@@ -940,6 +945,44 @@ class _ModelND:
                 break
         self.cg_iters = total
         return self._to_u(Y, f)
+
+    def _drop_weak_modes(self, Y0, tau2):
+        """The warm start Y0 (from the previous theta's U) with its entries zeroed on the modes
+        where P_0's diagonal tau_2 |D|^2 prod_d (G_d + s)_kk is below weak_mode_level, i.e.
+        where H's identity, which P_0 leaves out, is not negligible.  Used on the real path
+        with a diagonal R (there the entries of Y are R's modes).
+
+        Why: the Gaussian mixture's kernel matrices have numerical null spaces (eigenvalues at
+        the jitter); there D ~ 0 and P_0 ~ 0, and P^{-1} H has thousands of eigenvalues up to
+        ~1e12 (tests/tools/dev_gp_gm_modes.py: 37 modes with P_0's diagonal < 1e4 on 60^2,
+        14855 on 400^2; adding the identity on them exactly gives eigenvalues in 0.99..3.6 on
+        60^2, but needs a dense capacitance of that size).  A U from another theta has large
+        whitened entries on those modes, which PCG removes very slowly, while a cold start
+        does not excite them.  poisson_2d(100), 400^2, Gaussian mixture, theta after one
+        outer iteration: cold start 22 PCG steps to 7e-11; warm start from the initial
+        theta's U 400 steps (the cap) to 7.7e-9, although its residual is 3e-4 of the cold
+        one's; the warm start with these modes zeroed 23 steps.  Whole solves (one BLAS
+        thread, solve_nd(kernel='gaussian', max_iter=1, lbfgs_steps=10)): 400^2 3.8e-3 in 289 s
+        (every U solve at its 400-step cap) -> 1.1e-4 in 148 s; always cold-starting instead:
+        6.3e-3 in 29 s (L-BFGS stopped early); 140^2 (omega = 35, max_iter=2): 176 s -> 9.5 s,
+        same error.  The Student-t mixture has weak modes at some learned thetas on small grids
+        (poisson_2d(4), 24^2): total CG steps and errors there moved by ~10% and < 1%.  Not on
+        the complex (advection) path: advection_2d(20) on 64^2 took 15% more CG steps with it
+        (and hit its time limit), advection_2d(5) on 32^2 26% fewer."""
+        if not self.weak_mode_level > 0:
+            return Y0
+        xp = self.xp
+        fac = self.factors()
+        D = fac["D"]
+        sh = self.shift_scale * (tau2 * float(xp.max(xp.abs(D) ** 2))) ** (-1.0 / self.ndim)
+        p0 = tau2 * xp.abs(D) ** 2
+        for d, fd in enumerate(fac["f"]):
+            g = np.real(np.diag(fd["G"])) + sh
+            p0 = p0 * self._dev(g.reshape([-1 if i == d else 1 for i in range(self.ndim)]))
+        weak = p0 < self.weak_mode_level
+        if not bool(weak.any()):
+            return Y0
+        return xp.where(weak, 0.0, Y0)
 
     def gn_shift(self, dn):
         """Constant stand-in for the Gauss-Newton diagonal N'(U) in the preconditioner: the
