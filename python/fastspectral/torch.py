@@ -98,6 +98,17 @@ def _dev(cp: Any, t: torch.Tensor) -> Any:
     return cp.asarray(t.detach().resolve_conj())
 
 
+def _add_bias(ctx: Any, out: torch.Tensor, bias: torch.Tensor | None, p: Any) -> torch.Tensor:
+    """out + bias broadcast over the spatial axes (bias (out,) or (out, 1, ..., 1)); records
+    the bias shape for _bias_grad."""
+    ctx.bias_shape = None if bias is None else bias.shape
+    return out if bias is None else out + bias.reshape((-1,) + (1,) * p.d)
+
+
+def _bias_grad(ctx: Any, grad_y: torch.Tensor, p: Any, need: bool) -> torch.Tensor | None:
+    return grad_y.sum(dim=(0,) + p.axes).reshape(ctx.bias_shape) if need else None
+
+
 class _SpectralConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n_modes, output_shape, norm):
@@ -116,10 +127,7 @@ class _SpectralConvFunction(torch.autograd.Function):
             y, X = _S._forward(xn, wn, p)
             out = torch.from_numpy(y)
         ctx.plan, ctx.X, ctx.w = p, X, wn
-        ctx.bias_shape = None if bias is None else bias.shape
-        if bias is not None:
-            out = out + bias.reshape((-1,) + (1,) * p.d)
-        return out
+        return _add_bias(ctx, out, bias, p)
 
     @staticmethod
     @once_differentiable
@@ -138,10 +146,7 @@ class _SpectralConvFunction(torch.autograd.Function):
             gx, gw = _S._backward(g, ctx.X, ctx.w, p, need_x=need_x, need_w=need_w)
             gx = None if gx is None else torch.from_numpy(gx)
             gw = None if gw is None else torch.from_numpy(gw)
-        gb = None
-        if need_b:
-            gb = grad_y.sum(dim=(0,) + p.axes).reshape(ctx.bias_shape)
-        return gx, gw, gb, None, None, None
+        return gx, gw, _bias_grad(ctx, grad_y, p, need_b), None, None, None
 
 
 def spectral_conv(x: torch.Tensor, weight: torch.Tensor, n_modes: int | Sequence[int], *,
@@ -183,10 +188,7 @@ class _VariantFunction(torch.autograd.Function):
                 ctx.state = (cpw, saved)
             out = torch.as_tensor(y, device=x.device) if x.is_cuda else torch.from_numpy(y)
         ctx.kind, ctx.plan, ctx.xp_gpu = kind, p, x.is_cuda
-        ctx.bias_shape = None if bias is None else bias.shape
-        if bias is not None:
-            out = out + bias.reshape((-1,) + (1,) * p.d)
-        return out
+        return _add_bias(ctx, out, bias, p)
 
     @staticmethod
     @once_differentiable
@@ -219,8 +221,7 @@ class _VariantFunction(torch.autograd.Function):
                 gparams = (back(gl),) + tuple(back(t) for t in gf) if need_w else \
                     (None,) * (1 + len(cpw.factors))
             gx = back(gx)
-        gb = grad_y.sum(dim=(0,) + p.axes).reshape(ctx.bias_shape) if need_b else None
-        return (None, None, None, None, gx, gb) + gparams
+        return (None, None, None, None, gx, _bias_grad(ctx, grad_y, p, need_b)) + gparams
 
 
 def spectral_conv_separable(x: torch.Tensor, weight: torch.Tensor,
