@@ -169,7 +169,7 @@ def test_bad_inputs():
     (dict(lambda_b=-1.0), "lambda_b must be a finite number >= 0"),
     (dict(tau_max=float("inf")), "tau_max must be a finite number > 0"),
     (dict(tau_init=0.0), "tau_init must be a finite number > 0"),
-    (dict(max_time=0.0), "max_time must be a finite number > 0"),
+    (dict(max_time=-1.0), "max_time must be a finite number >= 0"),
     (dict(tol="small"), "tol must be a finite number >= 0"),
 ])
 @pytest.mark.parametrize("dim", [1, 2])

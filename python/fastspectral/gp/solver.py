@@ -516,7 +516,8 @@ def _check_settings(*, max_iter, lbfgs_steps, tol, lambda_b, jitter, max_time, t
               ("jitter", jitter, 0.0, False), ("tau_max", tau_max, 0.0, False),
               ("tau_init", tau_init, 0.0, False))
     if max_time is not None:
-        checks += (("max_time", max_time, 0.0, False),)
+        # 0: stop after the first outer iteration
+        checks += (("max_time", max_time, 0.0, True),)
     for name, v, lo, closed in checks:
         try:
             x = float(v)

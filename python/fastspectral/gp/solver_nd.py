@@ -417,6 +417,10 @@ class _ModelND:
         self.shape = shape
         self.mask_host = problem.boundary_mask(shape)
         self.mask = self._dev(self.mask_host)
+        # flat (C-order) indices of the boundary nodes: the boundary rows are read and written
+        # through these (integer gathers/scatters, the same order as boolean-mask indexing,
+        # which on cupy needs a device sync per call to count the mask)
+        self._bflat = self._dev(np.flatnonzero(self.mask_host))
         self.g = self._dev(problem.boundary_on(axes))
         self.M = int(np.prod(shape))
         self.Nb = int(self.mask_host.sum())
@@ -607,7 +611,7 @@ class _ModelND:
                 face = kron_mode_product([fd["T"] for i, fd in enumerate(f) if i != a], face)
                 idx[nb + a] = e
             out[tuple(idx)] = face
-        return out[(Ellipsis, self.mask)] if nb else out[self.mask]
+        return self._boundary_values(out)
 
     def _btt(self, s, f):
         """T^H P_b^T s (the adjoint of _bt; s may carry leading batch axes)."""
@@ -615,8 +619,9 @@ class _ModelND:
         bshape = s.shape[:-1]
         nb = len(bshape)
         dtype = np.result_type(s.dtype, *(fd["T"].dtype for fd in f))
-        Z = xp.zeros(bshape + self.shape, dtype)
-        Z[(Ellipsis, self.mask)] = s
+        Z = xp.zeros(bshape + (self.M,), dtype)
+        Z[..., self._bflat] = s
+        Z = Z.reshape(bshape + self.shape)
         out = xp.zeros(bshape + self.shape, dtype)
         for a, e, own in self._faces:
             idx = [slice(None)] * Z.ndim
@@ -626,6 +631,10 @@ class _ModelND:
             row = f[a]["T"][e].conj().reshape([-1 if i == a else 1 for i in range(self.ndim)])
             out += xp.expand_dims(V, nb + a) * row
         return out
+
+    def _boundary_values(self, U):
+        """U (..., *grid) at the boundary nodes, shape (..., N_b), in boundary-mask order."""
+        return U.reshape(U.shape[:U.ndim - self.ndim] + (self.M,))[..., self._bflat]
 
     def _bnd(self, Y, f):
         return self._btt(self._bt(Y, f), f)
@@ -882,7 +891,7 @@ class _ModelND:
 
         def phi(Y):
             U = self._to_u(Y, f)
-            rb = U[self.mask] - self.g
+            rb = self._boundary_values(U) - self.g
             R = kron_mode_product(Tl, r(Y)) + N(U) - self.F
             return float(0.5 * (xp.sum(Y * Y) + wb * (rb @ rb) + tau2 * xp.sum(R * R)))
 
@@ -1083,7 +1092,7 @@ class _ModelND:
                 val, grad, _ = self.value_grad(U, tau2)
             except (np.linalg.LinAlgError, ValueError):
                 return np.inf, np.zeros_like(theta)
-        rb = U[self.mask] - self.g
+        rb = self._boundary_values(U) - self.g
         val += 0.5 * self.lambda_b * tau1 * float(rb @ rb)
         if not (np.isfinite(val) and np.all(np.isfinite(grad))):
             return np.inf, np.zeros_like(theta)
@@ -1122,7 +1131,7 @@ class _ModelND:
 
     def full_objective(self, U, tau1, tau2):
         val, _, R = self.value_grad(U, tau2)
-        rb = U[self.mask] - self.g
+        rb = self._boundary_values(U) - self.g
         val += (self.lambda_b * (0.5 * tau1 * float(rb @ rb) - 0.5 * self.Nb * math.log(tau1))
                 - 0.5 * self.M * math.log(tau2))
         return val, R, rb
