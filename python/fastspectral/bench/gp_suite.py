@@ -443,9 +443,10 @@ def run_standalone(quick: bool = False, kinds=KINDS, methods=None) -> list[dict]
     """Solve each problem once per method; print and return error and wall time.
 
     methods defaults to all in 1-D; in 2-D the Gaussian mixture is left out of the full run
-    (its U solves are CG-bound on 400^2: poisson_2d(100) with max_time=600 stopped after one
-    outer iteration of 30 L-BFGS steps at 3.8e-3 in 731 s, ~400 CG steps per U solve; the
-    paper: 6.5e-5)."""
+    (poisson_2d(100) on 400^2: 1.1e-4 in 244 s since its U solves drop the warm start on the
+    kernel's null modes, see solver_nd._ModelND._drop_weak_modes; before, 3.8e-3 after one
+    outer iteration in 731 s; the paper: 6.5e-5; on the other 2-D problems it has not been
+    measured at full size)."""
     size = QUICK if quick else FULL
     rows = []
     for kind in kinds:
