@@ -24,7 +24,8 @@ import pytest
 from fastspectral import _core, special
 
 DATA = Path(__file__).parent / "data"
-GROUPS = ["loguniform", "extreme", "turning", "orders", "sweeps", "boundaries", "vmf"]
+GROUPS = ["loguniform", "extreme", "turning", "orders", "sweeps", "boundaries", "vmf", "negative",
+          "nearzero"]
 DTYPES = ["float64", "float32"]
 
 # ufunc name -> reference field

@@ -37,6 +37,15 @@ a limit that exists (``iv(1, inf)``, ``kve(1, inf)``, ``kv(inf, 1)``, ive/kve wi
 these return the limit or the correct value.  ``log_iv`` is nan where I_v(x) < 0 (negative
 non-integer orders with small x, odd orders with x < 0).
 
+Deliberate departures at x = 0: for a negative non-integer order -a, I_{-a}(x) ~
+(2/pi) sin(pi a) K_a(x) as x -> 0+, so ``iv(-a, 0)`` and ``ive(-a, 0)`` are the one-sided limit
++-inf *with the sign of sin(pi a)*: ``iv(-1.5, 0) = -inf`` where SciPy returns +inf
+(``ive``: SciPy nan), ``iv(-0.5, 0) = +inf`` as in SciPy.
+
+Orders and arguments up to the largest float are supported (the log functions use the Debye
+expansion's homogeneity beyond 2**1020, where v + sqrt(v**2 + x**2) would overflow); a log that
+exceeds the float range is +-inf, never a wrong finite number.
+
 Examples
 --------
 >>> import numpy as np
@@ -150,6 +159,9 @@ def _make_generic(name: str) -> Callable[..., Any]:
 
     generic.__name__ = name
     generic.__qualname__ = name
+    # Exported as fastspectral.<name>: pickle (multiprocessing, dask) finds functions by
+    # module + qualname, and fastspectral.special.<name> is the ufunc, not this function.
+    generic.__module__ = "fastspectral"
     generic.__doc__ = (f"{ufunc.__doc__}\n\nArray-generic form of fastspectral.special.{name}: "
                        "NumPy inputs run the CPU ufunc, cupy inputs the CUDA kernel on the "
                        "current cupy stream (cupy in, cupy out).")

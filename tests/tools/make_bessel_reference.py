@@ -9,11 +9,15 @@ Each file holds, per point (v, x):
   logiv_dx, logkv_dx                 d/dx log I_v(x), d/dx log K_v(x)
   iv, ive, kv, kve                   the plain values, correctly rounded to float64
                                      (0 / inf where the true value under/overflows float64)
-  group, label                       point-set name and a finer description (threshold name...)
+  group, label                       point-set name and a finer description (threshold name...);
+                                     groups "negative" (negative orders, large x) and "nearzero"
+                                     (log I_v(x) ~ 0) were added in script version 2 after the
+                                     existing sets, so the earlier points are unchanged
   prec_i, prec_k                     bits of working precision Arb needed for the I / K family
 
 Every stored number comes from an Arb ball whose radius is below 1e-20 relative to its
-midpoint (for logs: or below 1e-40 absolute, so that logs passing through 0 can be certified);
+midpoint (for logs: or below 1e-40 absolute, so that logs passing through 0 can be certified;
+not in the group "nearzero", whose tiny logs are compared in relative terms);
 precision is raised until that holds. A quantity that cannot be certified within MAX_PREC bits
 or MAX_SECONDS is stored as nan and counted as dropped (reported at the end and in the file).
 
@@ -33,7 +37,7 @@ import time
 
 import numpy as np
 
-SCRIPT_VERSION = "1"
+SCRIPT_VERSION = "2"
 REL_TOL = 1e-20
 ABS_TOL_LOG = 1e-40
 START_PREC = 128
@@ -83,6 +87,18 @@ EXTREME_X32 = [1.401298464324817e-45, 1e-40, 1e-38, 1e-30, 1e-20, 1e-10, 1e-5, 1
                10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e8, 1e10, 1e15, 1e20, 1e30, 3e38]
 
 VMF_P = [3, 64, 512, 2048, 8192, 32768, 65536]
+
+# Negative non-integer orders at large x (audit5 item 2: ive/log_ive/log_iv_dx lost x*eps there).
+# Only x >= 1e4 with |v| <= 120, where I_{-a} = I_a + (2/pi) sin(pi a) K_a is positive (K_a/I_a ~
+# e^{-2x}), so that every log is defined.
+NEG_V = [-1e-3, -0.062412391266736075, -0.3, -0.5, -0.7, -1.5, -2.5, -3.3, -7.25, -20.5, -55.5,
+         -119.9]
+NEG_X64 = [1e4, 27966.116062444722, 1e5, 1e6, 2.0 ** 31, 1e7, 1e10, 1e15, 1e20, 1e30, 1e50,
+           1e100, 1e200, 1e300]
+NEG_X32 = [1e4, 27966.116, 1e5, 1e6, 2.0 ** 31, 1e7, 1e10, 1e15, 1e20, 1e30, 1e36, 3e38]
+# Near the zero of log I_v(x) at v ~ 0, small x (audit5 item 10: relative accuracy of log_iv).
+NEARZERO_V = [0.0, 1e-300, 1e-20, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 0.01, 0.1, 0.3, 0.49]
+NEARZERO_X = [1e-30, 1e-12, 1e-10, 1e-8, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.3]
 
 
 # ---------------------------------------------------------------------------- point sets
@@ -147,12 +163,18 @@ def point_sets(dtype, scale, rng):
         for v0, nm in ((p / 2 - 1, "p/2-1"), (p / 2, "p/2")):
             sets.append(("vmf", "p=%d %s" % (p, nm), np.full(nx, float(v0)), np.geomspace(1e-6, 1e8, nx)))
 
+    neg_x = NEG_X64 if dtype == np.float64 else NEG_X32
+    vv, xx = np.meshgrid(np.array(NEG_V), np.array(neg_x), indexing="ij")
+    sets.append(("negative", "", vv.ravel(), xx.ravel()))
+    vv, xx = np.meshgrid(np.array(NEARZERO_V), np.array(NEARZERO_X), indexing="ij")
+    sets.append(("nearzero", "", vv.ravel(), xx.ravel()))
+
     out = []
     for g, lab, v, x in sets:
         v = np.asarray(v, dtype=np.float64).astype(dtype)
         x = np.asarray(x, dtype=np.float64).astype(dtype)
         # float32 rounding may turn tiny/huge x into 0/inf: those are special values, not references.
-        ok = np.isfinite(v) & np.isfinite(x) & (x > 0) & (v >= 0)
+        ok = np.isfinite(v) & np.isfinite(x) & (x > 0) & ((v >= 0) | (g == "negative"))
         pts = np.unique(np.stack([v[ok].astype(np.float64), x[ok].astype(np.float64)]), axis=1)
         out.append((g, lab, pts[0], pts[1]))
     return out
@@ -164,16 +186,18 @@ def _to_float(a):
     return float(a.mid().str(32, radius=False))
 
 
-def _certified(a, is_log):
+def _certified(a, is_log, strict=False):
+    """strict: relative certification also for logs (group "nearzero", where the logs are tiny
+    and are compared in relative terms)."""
     from flint import arb
     if not a.is_finite():
         return False
     r = a.rad()
     m = abs(a.mid())
-    return r <= arb(REL_TOL) * m or (is_log and r <= arb(ABS_TOL_LOG))
+    return r <= arb(REL_TOL) * m or (is_log and not strict and r <= arb(ABS_TOL_LOG))
 
 
-def _family(v, x, kind):
+def _family(v, x, kind, strict=False):
     """All quantities of the I (kind 'i') or K (kind 'k') family at one point.
 
     Returns (dict name -> arb or None, precision used)."""
@@ -210,7 +234,7 @@ def _family(v, x, kind):
                 b1 = X.bessel_k(V + 1, scaled=True)
                 cand["logkv_dx"] = V / X - b1 / b0
         for q in todo:
-            if _certified(cand[q], q.startswith("log") and not q.endswith("_dx")):
+            if _certified(cand[q], q.startswith("log") and not q.endswith("_dx"), strict):
                 got[q] = cand[q]
         if all(q in got for q in need):
             return got, prec
@@ -235,10 +259,10 @@ FIELDS = ["logiv", "logive", "logkv", "logkve", "ivratio", "logiv_dx", "logkv_dx
 
 
 def evaluate(args):
-    v, x = args
+    v, x, strict = args
     res = dict.fromkeys(FIELDS, math.nan)
-    gi, pi = _family(v, x, "i")
-    gk, pk = _family(v, x, "k")
+    gi, pi = _family(v, x, "i", strict)
+    gk, pk = _family(v, x, "k", strict)
     for q, a in list(gi.items()) + list(gk.items()):
         res[q] = _to_float(a)
     for vname, lname in (("iv", "logiv"), ("ive", "logive"), ("kv", "logkv"), ("kve", "logkve")):
@@ -271,7 +295,7 @@ def run(dtype, scale, procs, rng, out_path):
     prec_k = np.zeros(npts, np.int32)
     dropped = []
     t0 = time.time()
-    work = [(float(v[i]), float(x[i])) for i in order]
+    work = [(float(v[i]), float(x[i]), groups[i] == "nearzero") for i in order]
     with mp.Pool(procs) as pool:
         for done, (res, pi, pk, dr) in enumerate(pool.imap(evaluate, work, chunksize=16), 1):
             i = order[done - 1]
@@ -304,6 +328,50 @@ def run(dtype, scale, procs, rng, out_path):
     return elapsed
 
 
+# ---------------------------------------------------------------------------- huge orders / arguments
+# audit5 item 9: v or x near DBL_MAX (v + sqrt(v^2 + x^2) overflows in float64).  Arb does not
+# evaluate these (nan balls), so the reference is the Debye expansion in mpmath at 60 digits:
+#   log I_v(x) = E - log(2 pi r)/2 + log(1 + c1),  c1 = (3 - 5 p^2) / (24 r),
+#   log K_v(x) = -E + log(pi/(2r))/2 + log(1 - c1),  r = hypot(v, x), p = v/r,
+#   E = r - v log((v+r)/x), and for the scaled logs E - x = v^2/(r + x) - v log((v+r)/x) (formed
+#   without the cancellation of r - x, which 60 digits cannot resolve at x ~ 1e308);
+# the next terms are O(1/r^2) < 1e-600 relative here.  Values beyond the dtype's range are +-inf.
+HUGE64 = [(1e308, 1e308), (1e308, 5e307), (5e307, 1e308), (1.7976931348623157e308, 1.7976931348623157e308),
+          (1.7e308, 1.0), (1.2e307, 1.2e307), (2e307, 3e307), (0.5, 1.5e308), (1e5, 1.7e308),
+          (1.7976931348623157e308, 1e308), (1e308, 6.6e307), (1e308, 1e300), (3e307, 1e-300)]
+HUGE32 = [(3e38, 3e38), (1e38, 2e38), (3.4e38, 1.0), (1.0, 3.4e38), (2e38, 1e30), (3.4e38, 2.25e38),
+          (3e37, 3e37)]
+
+
+def huge_reference(dtype, out_path):
+    import mpmath as mpm
+    mpm.mp.dps = 60
+    pts = HUGE64 if dtype == np.float64 else HUGE32
+    v = np.array([p[0] for p in pts], dtype=dtype).astype(np.float64)
+    x = np.array([p[1] for p in pts], dtype=dtype).astype(np.float64)
+    big = float(np.finfo(dtype).max)
+    res = {f: np.empty(len(v)) for f in ("logiv", "logive", "logkv", "logkve")}
+
+    def fl(a):
+        return float(a) if abs(a) <= big else math.copysign(math.inf, float(a))
+
+    for i in range(len(v)):
+        V, X = mpm.mpf(v[i]), mpm.mpf(x[i])
+        r = mpm.sqrt(V * V + X * X)
+        p = V / r
+        c1 = (3 - 5 * p * p) / (24 * r)
+        lr = V * mpm.log((V + r) / X)
+        pi_ = -mpm.log(2 * mpm.pi * r) / 2 + mpm.log1p(c1)
+        pk = mpm.log(mpm.pi / (2 * r)) / 2 + mpm.log1p(-c1)
+        es = V * V / (r + X) - lr  # E - x
+        res["logiv"][i], res["logive"][i] = fl(r - lr + pi_), fl(es + pi_)
+        res["logkv"][i], res["logkve"][i] = fl(-(r - lr) + pk), fl(-es + pk)
+    info = "script_version=%s mpmath=%s dps=60 Debye leading term + first correction" % (
+        SCRIPT_VERSION, mpm.__version__)
+    np.savez_compressed(out_path, v=v, x=x, info=np.array(info), **res)
+    print("wrote %s (%d points)" % (out_path, len(v)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--procs", type=int, default=2)
@@ -311,7 +379,7 @@ def main():
     ap.add_argument("--scale32", type=float, default=0.35, help="multiplies float32 point counts")
     ap.add_argument("--smoke", action="store_true", help="tiny run into a temporary directory")
     ap.add_argument("--outdir", default=os.path.join(os.path.dirname(__file__), "..", "data"))
-    ap.add_argument("--only", choices=["float64", "float32"], default=None)
+    ap.add_argument("--only", choices=["float64", "float32", "huge"], default=None)
     a = ap.parse_args()
     procs = max(1, min(2, a.procs))  # the machine is shared
     if a.smoke:
@@ -325,6 +393,9 @@ def main():
     rng = np.random.default_rng(SEED + 32)
     if a.only in (None, "float32"):
         t += run(np.float32, a.scale32, procs, rng, os.path.join(a.outdir, "bessel_reference_float32.npz"))
+    for dt in (np.float64, np.float32):
+        if a.only in (None, "huge"):
+            huge_reference(dt, os.path.join(a.outdir, "bessel_huge_reference_%s.npz" % np.dtype(dt).name))
     print("total generation time %.0fs" % t)
 
 

@@ -47,6 +47,77 @@ FS_HOST_DEVICE T log_abs_iv_signed(T v, T x, T* sign) {
   return lk + math::log(math::fabs(t));
 }
 
+// Negative non-integer order -a, x > 0 finite, in double (float callers round once): the pieces
+// of I_{-a} = I_a + s K_a in scaled form.  li = log(I_a e^{-x}), lk = log(K_a e^{x}),
+// d = log(K_a / I_a) = lk - li - 2x.  Every piece stays O(log x) for large x; the unscaled logs
+// (~ +-x) cost |x| eps absolute, i.e. relative error x eps in ive (1e-7 at x = 2^31, total loss at
+// x = 1e300) before these were used.
+struct NegOrderParts {
+  double s, li, lk, d;
+};
+
+FS_HOST_DEVICE FS_INLINE NegOrderParts neg_order_parts(double a, double x) {
+  NegOrderParts p;
+  p.s = 0.63661977236758134307553505349005745 * math::sinpi(a);  // (2/pi) sin(pi a)
+  p.li = log_ive_nonneg(a, x);
+  p.lk = log_kve_nonneg(a, x);
+  p.d = (p.lk - p.li) - 2.0 * x;  // 2x = inf beyond DBL_MAX/2 gives d = -inf: K is negligible
+  return p;
+}
+
+// log(|I_{-a}(x)| e^{-x}) and its sign from the parts.
+FS_HOST_DEVICE FS_INLINE double log_abs_ive_neg(const NegOrderParts& p, double x, double* sign) {
+  if (p.d <= 0.0) {
+    // I_a (1 + s K_a/I_a), |s K_a/I_a| <= 2/pi < 1: positive, and log1p keeps the small
+    // correction exact to first order.
+    *sign = 1.0;
+    return p.li + math::log1p(p.s * math::exp(p.d));
+  }
+  const double t = p.s + math::exp(-p.d);  // K_a (s + I_a/K_a); cancels only at a zero of I_{-a}
+  *sign = t < 0.0 ? -1.0 : 1.0;
+  return (p.lk - 2.0 * x) + math::log(math::fabs(t));
+}
+
+// I_{-a}(x) (scaled: times e^{-x}) as a value, a > 0 non-integer, x > 0 finite: I_a + s K_a from
+// the direct values of bessel_values.hpp (exp of a log would turn the log's absolute rounding into
+// relative error).  Returns false where the value paths do not apply or K's value overflows.
+template <class T, bool scaled>
+FS_HOST_DEVICE FS_INLINE bool neg_order_iv_value(double a, double x, double* out) {
+  double vi, vk;
+  if (!iv_value_nonneg<T, scaled>(a, x, &vi) || !kv_value_nonneg<T, scaled>(a, x, &vk)) return false;
+  if (!(vk < math::infinity<double>())) return false;
+  const double s = 0.63661977236758134307553505349005745 * math::sinpi(a);
+  *out = vi + (s * vk) * (scaled ? math::exp(-2.0 * x) : 1.0);
+  return true;
+}
+
+// d/dx log I_{-a}(x) = I_{1-a}/I_{-a} - a/x for a > 0 non-integer, x > 0 finite (double).
+FS_HOST_DEVICE FS_INLINE double neg_order_log_iv_dx(double a, double x) {
+  const double v = -a, nu = 1.0 - a;  // orders v and v + 1
+  double ratio;                       // I_{v+1}/I_v
+  if (nu >= 0.5) {
+    // iv_ratio(nu) is I_nu / I_{nu-1} for every real nu-1 (the Gauss CF and the Debye difference
+    // only use the three-term recurrence, which I_{-a} satisfies).  Here sin(pi a) > 0: I_v > 0.
+    ratio = iv_ratio_nonneg(nu, x);
+  } else if (nu > 0.0) {
+    // I_{nu-1}/I_nu = I_{nu+1}/I_nu + 2 nu/x: two positive terms.
+    ratio = 1.0 / (iv_ratio_nonneg(nu + 1.0, x) + 2.0 * nu / x);
+  } else {
+    // both orders negative: I_{1-a}/I_{-a} = (I_{a-1}/I_a) (1 + c1)/(1 + c0), c = s K/I, where
+    // I dominates both (no cancellation, the ratio from iv_ratio); else the scaled logs.
+    const NegOrderParts p0 = neg_order_parts(a, x), p1 = neg_order_parts(a - 1.0, x);
+    if (p0.d <= 0.0 && p1.d <= 0.0) {
+      const double c0 = p0.s * math::exp(p0.d), c1 = p1.s * math::exp(p1.d);
+      ratio = (1.0 + c1) / ((1.0 + c0) * iv_ratio_nonneg(a, x));
+    } else {
+      double s0, s1;
+      const double l0 = log_abs_ive_neg(p0, x, &s0), l1 = log_abs_ive_neg(p1, x, &s1);
+      ratio = s0 * s1 * math::exp(l1 - l0);
+    }
+  }
+  return ratio + v / x;
+}
+
 // Largest |y| for which exp(y) is comfortably finite and normal in T.
 template <class T> struct ExpSafe;
 template <> struct ExpSafe<double> { static constexpr double value = 700.0; };
@@ -103,9 +174,11 @@ FS_HOST_DEVICE T log_ive(T v, T x) {
     return detail::log_ive_nonneg(math::fabs(v), x);
   }
   if (x == math::infinity<T>()) return math::quiet_nan<T>();
-  T sign;
-  const T l = detail::log_abs_iv_signed(v, x, &sign);
-  return sign > T(0) ? l - x : math::quiet_nan<T>();
+  const T a = -v;
+  if (x == T(0)) return math::sinpi(a) > T(0) ? math::infinity<T>() : math::quiet_nan<T>();
+  double sign;
+  const double l = detail::log_abs_ive_neg(detail::neg_order_parts(double(a), double(x)), double(x), &sign);
+  return sign > 0.0 ? T(l) : math::quiet_nan<T>();
 }
 
 // log K_v(x), v real (K_{-v} = K_v), x >= 0; nan for x < 0.
@@ -148,10 +221,8 @@ FS_HOST_DEVICE T log_iv_dx(T v, T x) {
   if (v >= T(0) || detail::is_integer(v)) return detail::log_iv_dx_nonneg(math::fabs(v), x);
   // Negative non-integer order: I'_v / I_v = I_{v+1}/I_v + v/x with reflected values.
   if (x == T(0)) return math::quiet_nan<T>();
-  T s0, s1;
-  const T l0 = detail::log_abs_iv_signed(v, x, &s0);
-  const T l1 = detail::log_abs_iv_signed(v + T(1), x, &s1);
-  return s0 * s1 * math::exp(l1 - l0) + v / x;
+  if (x == math::infinity<T>()) return T(1);
+  return T(detail::neg_order_log_iv_dx(-double(v), double(x)));
 }
 
 // d/dx log K_v(x), x > 0.
@@ -184,9 +255,22 @@ FS_HOST_DEVICE T iv(T v, T x) {
     return sign * detail::exp_of_scaled_log(detail::log_ive_nonneg(a, x), x,
                                             [a, x]() { return detail::log_iv_nonneg(a, x); });
   }
-  T s;
-  const T l = detail::log_abs_iv_signed(v, x, &s);
-  return sign * s * math::exp(l);
+  const T a = -v;
+  if (x == T(0) || x == math::infinity<T>()) {
+    // one-sided limits: (2/pi) sin(pi a) K_a(0+) = +-inf (iv(-1.5, 0) = -inf, SciPy: +inf);
+    // I_a(x) dominates at x = inf
+    if (x == math::infinity<T>()) return sign * x;
+    return sign * (math::sinpi(a) > T(0) ? math::infinity<T>() : -math::infinity<T>());
+  }
+  double out;
+  if (detail::neg_order_iv_value<T, false>(double(a), double(x), &out)) return sign * T(out);
+  const detail::NegOrderParts p = detail::neg_order_parts(double(a), double(x));
+  double s;
+  const double ls = detail::log_abs_ive_neg(p, double(x), &s);
+  return sign * T(s * detail::exp_of_scaled_log(ls, double(x), [v, x]() {
+    double s2;
+    return double(detail::log_abs_iv_signed(double(v), double(x), &s2));
+  }));
 }
 
 template <class T>
@@ -209,9 +293,13 @@ FS_HOST_DEVICE T ive(T v, T x) {
       return sign * T(out);
     return sign * math::exp(detail::log_ive_nonneg(math::fabs(v), x));
   }
-  T s;
-  const T l = detail::log_abs_iv_signed(v, x, &s);
-  return sign * s * math::exp(l - x);
+  const T a = -v;
+  if (x == T(0)) return sign * (math::sinpi(a) > T(0) ? math::infinity<T>() : -math::infinity<T>());
+  double out;
+  if (detail::neg_order_iv_value<T, true>(double(a), double(x), &out)) return sign * T(out);
+  double s;
+  const double l = detail::log_abs_ive_neg(detail::neg_order_parts(double(a), double(x)), double(x), &s);
+  return sign * T(s * math::exp(l));
 }
 
 template <class T>

@@ -30,7 +30,10 @@
 //     difference that is formed without cancellation (r_a - r_b = (a-b)(a+b)/(r_a+r_b), ...).
 //  log_iv_dx = iv_ratio(v+1, x) + v/x (both positive).
 //  Series lead v log(x/2) - lgamma(v+1): Stirling form for v >= 8 (lgamma's rounding near log I = 0
-//  cost 1.4e-14 at v ~ 19.5, x ~ 14), with its -log(v+1)/2 folded into log(sum); plain lgamma below.
+//  cost 1.4e-14 at v ~ 19.5, x ~ 14), with its -log(v+1)/2 folded into log(sum); plain lgamma below,
+//  and for v < 1/2 log1p of (1/Gamma(1+v) - 1 from its Taylor series) and of the sum's tail, so that
+//  log I_v(x) keeps its relative accuracy where it is tiny (v ~ 0, small x: log I_0(x) ~ x^2/4).
+//  v or x beyond kHugeArg: the Debye exponent at (v/4, x/4), times 4 (log_i_huge).
 //  Float: log_iv with r < 64 or |x - z0 v| <= 0.35 v, and log_ive with r < R0, are evaluated in
 //  double and rounded once (pure-float cancellation of O(r) terms gave up to 2e-6 there).
 //  iv_ratio (and log_iv_dx) in float run the continued fraction in double (float CF: 5.7e-7).
@@ -41,6 +44,7 @@
 #pragma once
 
 #include "fastspectral/bessel_debye_coeffs.hpp"
+#include "fastspectral/bessel_k.hpp"  // kRecipGamma1pTaylor
 #include "fastspectral/config.hpp"
 
 namespace fs {
@@ -82,6 +86,7 @@ struct BesselITraits<double> {
   static constexpr int kBandTerms = 18;
   static constexpr double kSquareSafe = 1e150;  // v*v + x*x cannot overflow below this
   static constexpr double kHugeR = 1e300;        // 1/r would be subnormal beyond this
+  static constexpr double kHugeArg = 0x1p1020;   // beyond: v + r could overflow (log_i_huge)
   static constexpr double kCfTol = 2.2e-16;
   static constexpr double kCfFrac = 0.5;
   static constexpr double kZ0Hi = 6.62743419349181573e-01;  // zero of eta, split hi + lo
@@ -98,6 +103,7 @@ struct BesselITraits<float> {
   static constexpr int kBandTerms = 15;
   static constexpr float kSquareSafe = 1e18f;
   static constexpr float kHugeR = 1e36f;
+  static constexpr float kHugeArg = 0x1p124f;  // beyond: v + r could overflow (done in double)
   static constexpr float kCfTol = 1.2e-7f;
   static constexpr float kCfFrac = 0.5f;
   static constexpr float kZ0Hi = 0.6627434f;
@@ -183,6 +189,27 @@ FS_HOST_DEVICE FS_INLINE T debye_prefactor(T v, T r) {
   return math::log1p(tail) - T(0.5) * (T(1.83787706640934548356065947281123527L) + math::log(r));
 }
 
+// 1/Gamma(1+v) - 1 for 0 <= v < 1/2 from the Taylor series of 1/Gamma(1+z) at 0 (the table of
+// bessel_k.hpp; its 22 terms are what Temme's series uses up to |mu| = 1/2): relatively accurate
+// as v -> 0, where 1/Gamma(1+v) - 1 ~ 0.577 v.
+template <class T>
+FS_HOST_DEVICE FS_INLINE T rgamma1p_minus1_small(T v) {
+  // sum_{j=1..21} c_j v^(j-1) as four interleaved chains in v^4 (Estrin-like): the serial Horner
+  // chain was the latency bound of the CPU's batched series loop (bessel_cpu.cpp).
+  const T v2 = v * v, v4 = v2 * v2;
+  T q0 = T(kRecipGamma1pTaylor[21]) * v4 + T(kRecipGamma1pTaylor[17]), q1 = T(kRecipGamma1pTaylor[18]);
+  T q2 = T(kRecipGamma1pTaylor[19]), q3 = T(kRecipGamma1pTaylor[20]);
+  FS_BESSEL_I_UNROLL
+  for (int k = 4; k >= 1; --k) {
+    q0 = q0 * v4 + T(kRecipGamma1pTaylor[4 * k - 3]);
+    q1 = q1 * v4 + T(kRecipGamma1pTaylor[4 * k - 2]);
+    q2 = q2 * v4 + T(kRecipGamma1pTaylor[4 * k - 1]);
+    q3 = q3 * v4 + T(kRecipGamma1pTaylor[4 * k]);
+  }
+  // q0 = sum c_{1+4k} v4^k (k <= 5), q1..q3 likewise for c_{2+4k}, c_{3+4k}, c_{4+4k} (k <= 4)
+  return v * ((q0 + v * q1) + v2 * (q2 + v * q3));
+}
+
 // Power-series log I_v(x) for small r:
 //   log I = v log(x/2) - lgamma(v+1) + log(sum),  sum = sum_k (x^2/4)^k/(k!(v+1)_k).
 // v < 8:  as written.  (1/Gamma(1+v) from a 19-term polynomial and a product, folded into the log
@@ -195,7 +222,9 @@ FS_HOST_DEVICE T log_iv_series(T v, T x) {
   using Tr = BesselITraits<T>;
   // For tiny x the sum is exactly 1; skipping x*x also avoids slow subnormal arithmetic.
   const T q = x < Tr::kSeriesTinyX ? T(0) : T(0.25) * x * x;
-  T sum = T(1), term = T(1);
+  // tail = sum - 1 accumulated on its own: log(sum) of a rounded 1 + tiny would lose all relative
+  // accuracy where log I_v(x) itself is tiny (v ~ 0, small x: log I_0(x) ~ x^2/4).
+  T tail = T(0), term = T(1);
   // Two terms per step and one division for both (the divisions bound the loop's speed).
   for (int k = 1; k < 400; k += 2) {
     const T k1 = T(k), k2 = T(k + 1);
@@ -203,11 +232,18 @@ FS_HOST_DEVICE T log_iv_series(T v, T x) {
     const T w = q / (d1 * d2);  // independent of `term`: the divisions pipeline
     const T t1 = term * (w * d2);
     term = term * (w * q);
-    sum += t1 + term;
-    if (term <= sum * Tr::kSeriesTol) break;
+    tail += t1 + term;
+    if (term <= (T(1) + tail) * Tr::kSeriesTol) break;
   }
   const T ln2 = T(0.693147180559945309417232121458176568L);
-  if (v < T(8)) return v * (math::log(x) - ln2) - math::lgamma_pos(v + T(1)) + math::log(sum);
+  if (v < T(0.5)) {
+    // -lgamma(1+v) = log(1 + g), g = 1/Gamma(1+v) - 1 from its Taylor series at 0, so that the
+    // log of the product rg (1 + tail) is one log1p of small, accurately formed parts.
+    const T g = rgamma1p_minus1_small(v);
+    return v * (math::log(x) - ln2) + math::log1p(g + tail * (T(1) + g));
+  }
+  if (v < T(8)) return v * (math::log(x) - ln2) - math::lgamma_pos(v + T(1)) + math::log1p(tail);
+  const T sum = T(1) + tail;
   const T w = v + T(1);
   const T iw = T(1) / w, iw2 = iw * iw;
   // sum_k B_2k / (2k (2k-1) w^(2k-1)), k = 1..9 (error < 1e-17 for w >= 9)
@@ -261,13 +297,44 @@ FS_HOST_DEVICE T log_iv_core(T v, T x, T r) {
   return veta + debye_prefactor(v, r);
 }
 
+// log(I_v(x) e^{-x}) in the Debye region: r - x = v^2/(r + x) and the log1p form of
+// log((v+r)/x), so that v eta - x never cancels (it has no zero).
+template <class T>
+FS_HOST_DEVICE FS_INLINE T log_ive_debye(T v, T x, T r) {
+  const T t = v / (r + x);
+  const T e = v * t - v * debye_log_ratio(v, x, r, t);  // r - x = v^2/(r + x)
+  return e + debye_prefactor(v, r);
+}
+
+// v or x beyond kHugeArg (double): v + r and r + x can overflow, and did (log_iv(1e308, 1e308)
+// was -inf, log_kv 35% off).  The Debye exponent r - v log((v+r)/x) (less x if scaled) is
+// homogeneous of degree one in (v, x), and the O(1/r) terms of the sum are below 1e-300 here,
+// so log I_v(x) = 4 E(v/4, x/4) - log(2 pi r)/2 with r = 4 r_q.  Overflow of the true value
+// gives +-inf.
+template <class T, bool scaled>
+FS_HOST_DEVICE T log_i_huge(T v, T x) {
+  const T vq = v * T(0.25), xq = x * T(0.25);
+  const T rq = math::hypot(vq, xq);
+  const T pre = debye_prefactor(vq, rq);
+  const T lq = scaled ? log_ive_debye(vq, xq, rq) : log_iv_core(vq, xq, rq);
+  return T(4) * (lq - pre) + (pre - T(0.693147180559945309417232121458176568L));
+}
+
 // log I_v(x) for v >= 0 and x >= 0.
 template <class T>
 FS_HOST_DEVICE T log_iv_nonneg(T v, T x) {
+  using Tr = BesselITraits<T>;
   if (math::isnan(v) || math::isnan(x)) return math::quiet_nan<T>();
   if (x == T(0)) return v == T(0) ? T(0) : -math::infinity<T>();
   if (x == math::infinity<T>()) return math::infinity<T>();
   if (v == math::infinity<T>()) return -math::infinity<T>();
+  if (v > Tr::kHugeArg || x > Tr::kHugeArg) {
+    if (sizeof(T) < sizeof(double)) {  // float: nothing overflows in double
+      const double vd = double(v), xd = double(x);
+      return T(log_iv_core<double>(vd, xd, bessel_i_hypot(vd, xd)));
+    }
+    return log_i_huge<T, false>(v, x);
+  }
   const T r = bessel_i_hypot(v, x);
   if (sizeof(T) < sizeof(double)) {
     // Float: near the curve log I_v(x) = 0 (z ~ z0 for large r, anywhere for small r) the result
@@ -289,15 +356,20 @@ FS_HOST_DEVICE T log_ive_nonneg(T v, T x) {
   if (x == T(0)) return v == T(0) ? T(0) : -math::infinity<T>();
   if (x == math::infinity<T>()) return -math::infinity<T>();
   if (v == math::infinity<T>()) return -math::infinity<T>();
+  if (v > Tr::kHugeArg || x > Tr::kHugeArg) {
+    if (sizeof(T) < sizeof(double)) {
+      const double vd = double(v), xd = double(x);
+      return T(log_ive_debye<double>(vd, xd, bessel_i_hypot(vd, xd)));
+    }
+    return log_i_huge<T, true>(v, x);
+  }
   const T r = bessel_i_hypot(v, x);
   if (r < Tr::kSeriesMaxR) {
     // Float: log I - x of two O(10) floats leaves ~5e-7 absolute; do the small-r region in double.
     if (sizeof(T) < sizeof(double)) return T(log_iv_series<double>(double(v), double(x)) - double(x));
     return log_iv_series(v, x) - x;
   }
-  const T t = v / (r + x);
-  const T e = v * t - v * debye_log_ratio(v, x, r, t);  // r - x = v^2/(r + x)
-  return e + debye_prefactor(v, r);
+  return log_ive_debye(v, x, r);
 }
 
 // Gauss continued fraction for I_v/I_{v-1} = x / (2v + x^2/(2(v+1) + x^2/(2(v+2) + ...))).
@@ -328,6 +400,13 @@ FS_HOST_DEVICE T iv_ratio_nonneg(T v, T x) {
   if (x == T(0)) return T(0);
   if (x == math::infinity<T>()) return T(1);
   if (v == math::infinity<T>()) return T(0);
+  if (v >= T(0x1p60) || x >= T(0x1p60)) {
+    // log(I_v/I_{v-1}) = -log((v+r)/x) + O(1/r) (the second v-derivative of the Debye exponent is
+    // 1/r): below 1e-18 relative here.  Quartered so that v + r cannot overflow; the CF's x^2 and
+    // the Debye difference's v + r overflowed (iv_ratio(1e308, 5e307) was nan).
+    const T vq = v * T(0.25), xq = x * T(0.25);
+    return xq / (vq + math::hypot(vq, xq));
+  }
   if (x <= Tr::kSeriesMaxR || x <= Tr::kCfFrac * v) {
     // Float: the float CF's rounding reached 5.7e-7 (v ~ 4, x ~ 6); run it in double.
     if (sizeof(T) < sizeof(double)) return T(iv_ratio_cf<double>(double(v), double(x)));
@@ -337,7 +416,8 @@ FS_HOST_DEVICE T iv_ratio_nonneg(T v, T x) {
   // in the order; I_{-c} - I_c is O(e^{-2x}) relative, negligible for x >= R0).
   const T a = v;
   const T b = v >= T(1) ? v - T(1) : T(1) - v;
-  const T dab = a - b;
+  // a - b exactly: 1 for v >= 1 even where v - 1 rounds (v > 2^53 gave a - b = 0, a ratio of 1)
+  const T dab = v >= T(1) ? T(1) : a - b;
   const T ra = bessel_i_hypot(a, x), rb = bessel_i_hypot(b, x);
   const T drr = dab * (a + b) / (ra + rb);  // ra - rb
   const T la = debye_log_ratio(a, x, ra, a / (ra + x));

@@ -10,8 +10,8 @@
   X(log_iv_dx, "log_iv_dx(v, x)\n\nd/dx log I_v(x) = I_v'(x) / I_v(x).")                                                         \
   X(log_kv_dx, "log_kv_dx(v, x)\n\nd/dx log K_v(x) = K_v'(x) / K_v(x).")                                                         \
   X(iv_ratio, "iv_ratio(v, x)\n\nI_v(x) / I_{v-1}(x) for v >= 0.5 and x >= 0 (semantics of scipy.special._iv_ratio).")     \
-  X(iv, "iv(v, x)\n\nModified Bessel function of the first kind of real order (scipy.special.iv).")                         \
-  X(ive, "ive(v, x)\n\nExponentially scaled I_v(x) exp(-|x|) (scipy.special.ive).")                                           \
+  X(iv, "iv(v, x)\n\nModified Bessel function of the first kind of real order (scipy.special.iv).\nAt x = 0 a negative non-integer order gives the one-sided limit +-inf with its sign,\ne.g. iv(-1.5, 0) = -inf (SciPy: +inf).")                         \
+  X(ive, "ive(v, x)\n\nExponentially scaled I_v(x) exp(-|x|) (scipy.special.ive).\nAt x = 0 a negative non-integer order gives the one-sided limit +-inf with its sign,\ne.g. ive(-1.5, 0) = -inf (SciPy: nan).")                                           \
   X(kv, "kv(v, x)\n\nModified Bessel function of the second kind of real order (scipy.special.kv).")                        \
   X(kve, "kve(v, x)\n\nExponentially scaled K_v(x) exp(x) (scipy.special.kve).")
 
