@@ -133,7 +133,13 @@ iterations, 17267 CG steps over 107 U solves (~160 each), imaginary part of U 3e
 250 s, 'converged'; plain SE 6.5e-4 (19 s), Matern-5/2 8.1e-2, implicit upwind finite
 differences 0.29 on the same grid.  Not solved then: advection_2d(50) on 128^2
 (the first U solve ends at CG residual 2.9e-3 after 3000 steps, status 'failed'); the
-Gaussian mixture fails its first U solve already on 24^2 (beta = 5).
+Gaussian mixture fails its first U solve already on 24^2 (beta = 5).  Densely on that case
+(one BLAS thread, initial kernel): PCG with the solver's P (formed and LU-factorised densely)
+makes no progress in 3000 steps, while P + I on the 216 of 576 modes where P_0's diagonal is
+below 1e4 (the identity P_0 leaves out, added exactly) converges in 11 steps (40 with the 192
+modes below 1).  Applying that correction by Woodbury on top of the current P^{-1} would
+subtract nearly equal huge terms; it needs a factorisation that keeps those modes apart
+(not done).
 Why CG needs hundreds of steps: the exact P (formed densely on 20^2, beta = 5, Q = 8) is an
 excellent preconditioner (eigenvalues of P^{-1} H in 0.92..1.13), but cond(P_0) ~ 3e17 and
 cond(P) ~ 1e14 at tau = 1e10 and the Woodbury form loses it: the computed P^{-1} was
