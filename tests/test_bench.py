@@ -171,12 +171,58 @@ def test_bad_thread_count() -> None:
     assert status == 2 and "--threads" in err
 
 
-def test_size_scale_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SIZE_SCALE_ENV, "0.25")
-    assert build_parser().parse_args(["bench"]).size_scale == 0.25
+def test_size_scale_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(SIZE_SCALE_ENV, "0.01")
+    path = tmp_path / "r.json"
+    status, _, err = run_main(["bench", "special", "--quick", "--threads", "1", "--device", "cpu",
+                               "--repeats", "1", "--json", str(path)])
+    assert status == 0, err
+    assert _strict_json(path)["config"]["size_scale"] == 0.01
     cfg = bench.BenchConfig(quick=True, size_scale=1e-9)
     assert cfg.size(100_000, 20_000) == 16
     assert bench.BenchConfig(size_scale=0.5).size(100_000, 20_000) == 50_000
+
+
+def test_bad_size_scale_env_is_a_usage_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SIZE_SCALE_ENV, "big")
+    build_parser().parse_args(["info"])   # building the parser works
+    assert run_main(["info"])[0] == 0
+    status, out, err = run_main(["bench", "special", "--quick"])
+    assert status == 2 and SIZE_SCALE_ENV in err and "positive number" in err and not out
+
+
+@pytest.mark.parametrize("flag", ["--json", "--markdown", "--plot"])
+def test_unwritable_output_paths_fail_before_the_run(flag: str, tmp_path: Path) -> None:
+    # used to fail with a traceback after the whole run, losing its results
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    bad = {"--json": [tmp_path / "missing" / "r.json", tmp_path],
+           "--markdown": [tmp_path / "missing" / "r.md", tmp_path],
+           "--plot": [a_file]}[flag]
+    for path in bad:
+        status, out, err = run_main(["bench", "special", *TINY, "--threads", "1",
+                                     "--device", "cpu", flag, str(path)])
+        assert status == 2 and flag in err and not out, (path, err)
+
+
+def test_suite_named_twice_runs_once(tmp_path: Path) -> None:
+    counts = []
+    for suites in (["special"], ["special", "special"]):
+        path = tmp_path / f"r{len(suites)}.json"
+        status, _, err = run_main(["bench", *suites, *TINY, "--threads", "1", "--device", "cpu",
+                                   "--repeats", "1", "--json", str(path)])
+        assert status == 0, err
+        counts.append(len(_strict_json(path)["cases"]))
+    assert counts[0] == counts[1] > 0
+
+
+def test_gpu_device_without_gpu_says_why() -> None:
+    from fastspectral import _dispatch
+    why = _dispatch.gpu_unavailable_reason()
+    if why is None:
+        pytest.skip("a GPU is usable here")
+    status, out, _ = run_main(["bench", "kron", *TINY, "--device", "gpu"])
+    assert status == 0 and f"(no cases: {why})" in out
 
 
 def test_plot(tmp_path: Path) -> None:

@@ -26,13 +26,26 @@ def has_cuda() -> bool:
     return _cuda is not None and _cuda.device_count() > 0
 
 
+def gpu_unavailable_reason() -> str | None:
+    """Why GPU work cannot run here (None when a CUDA build, a visible device and cupy are
+    all present)."""
+    if _cuda is None:
+        return ("fastspectral was built without its CUDA module (nvcc not found at build time, "
+                "or FASTSPECTRAL_ENABLE_CUDA=OFF)")
+    if _cuda.device_count() == 0:
+        return "no CUDA device is visible"
+    if _cupy() is None:
+        return "cupy is not installed (pip install 'fastspectral[gpu]')"
+    return None
+
+
 def build_info() -> dict[str, Any]:
     """Facts about this build: CUDA compiled in (and for which architectures), visible
     devices, OpenMP and its thread count."""
     core = _core.build_info()
     info: dict[str, Any] = {
         "cuda_compiled": _cuda is not None,
-        "cuda_architectures": tuple(_cuda.architectures.split(";")) if _cuda is not None else (),
+        "cuda_architectures": tuple(_cuda.architectures.split(",")) if _cuda is not None else (),
         "cuda_runtime_version": _cuda.runtime_version() if _cuda is not None else None,
         "cuda_device_count": _cuda.device_count() if _cuda is not None else 0,
         "openmp": core["openmp"],
@@ -71,8 +84,9 @@ def require_gpu_env() -> bool:
 def get_cuda_module():
     if _cuda is None:
         raise RuntimeError(
-            "fastspectral was built without CUDA (nvcc was not found at build time); "
-            "rebuild with FASTSPECTRAL_ENABLE_CUDA=ON to use cupy arrays")
+            "fastspectral was built without CUDA (nvcc was not found at build time, or "
+            "FASTSPECTRAL_ENABLE_CUDA=OFF); rebuild with FASTSPECTRAL_ENABLE_CUDA=ON to use "
+            "cupy arrays")
     if _cuda.device_count() == 0:
         raise RuntimeError("fastspectral: no CUDA device is visible")
     return _cuda

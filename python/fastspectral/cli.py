@@ -73,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", nargs="+", type=_thread_count, metavar="N",
                    help="OpenMP thread counts for fastspectral's CPU cases, integers or 'all' "
                    "(default: 1 all)")
-    b.add_argument("--size-scale", type=_positive_float, metavar="F",
-                   default=_positive_float(os.environ.get(SIZE_SCALE_ENV, "1")),
+    b.add_argument("--size-scale", type=_positive_float, metavar="F", default=None,
                    help=f"multiply every problem size by F (default: ${SIZE_SCALE_ENV} or 1)")
     b.add_argument("--repeats", type=int, metavar="N",
                    help="exactly N timed repeats per side (default: adaptive)")
@@ -100,7 +99,7 @@ def _cmd_info() -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import bench
+    from . import _dispatch, bench
     from .bench import _harness
 
     names = bench.suite_names()
@@ -116,6 +115,21 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                      "pip install matplotlib (or 'fastspectral[bench]'), or drop --plot")
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.size_scale is None:
+        # read here, not while building the parser: a bad value must not break --help
+        try:
+            args.size_scale = _positive_float(os.environ.get(SIZE_SCALE_ENV, "1"))
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"${SIZE_SCALE_ENV}: {e}")
+    # output paths are checked before the (possibly hour-long) run, not after it
+    for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
+        problem = _unwritable_file(path) if path else None
+        if problem:
+            parser.error(f"{flag} {path}: {problem}")
+    if args.plot:
+        problem = _unwritable_dir(args.plot)
+        if problem:
+            parser.error(f"--plot {args.plot}: {problem}")
 
     threading = _harness.threading_report()
     all_threads = threading["omp_max_threads"]
@@ -138,7 +152,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         settings.min_repeats = settings.max_repeats = args.repeats
 
     machine = _harness.machine_info()
-    selected = args.suites or names
+    selected = list(dict.fromkeys(args.suites)) or names   # a suite named twice runs once
     status = 0
     results: list[bench.CaseResult] = []
     sections: list[tuple[Any, list[bench.CaseResult]]] = []
@@ -159,7 +173,8 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if getattr(suite, "NOTE", ""):
             print(suite.NOTE)
         if not suite_results:
-            print("(no cases)")
+            why = _dispatch.gpu_unavailable_reason() if args.device == "gpu" else None
+            print(f"(no cases: {why})" if why else "(no cases)")
             continue
         print(_harness.results_table(suite_results))
         print("\nmedian ratio over input sets:")
@@ -181,6 +196,34 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         for path in _harness.write_plots(results, args.plot):
             print(f"plot written to {path}", file=sys.stderr)
     return status
+
+
+def _unwritable_file(path: str) -> str | None:
+    """Why `path` cannot be written (None when it can): a directory, a missing or read-only
+    parent, a read-only file."""
+    if os.path.isdir(path):
+        return "is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f"directory {parent} does not exist"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "file is not writable"
+    if not os.access(parent, os.W_OK):
+        return f"directory {parent} is not writable"
+    return None
+
+
+def _unwritable_dir(path: str) -> str | None:
+    """Why plots cannot be written under `path` (created if missing; None when they can)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return "exists and is not a directory"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        return f"cannot create it ({e.strerror})"
+    if not os.access(path, os.W_OK):
+        return "directory is not writable"
+    return None
 
 
 def _markdown_report(machine: dict[str, Any], threading: dict[str, Any], threads: list[int],

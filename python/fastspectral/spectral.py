@@ -182,10 +182,15 @@ def weight_from_corners(corners: Sequence[Any], n_modes: Sequence[int]) -> Any:
 
 # --------------------------------------------------------------------------- transforms
 
-try:  # scipy's pocketfft runs batched transforms on several threads; numpy's on one
-    import scipy.fft as _sfft
-except ImportError:  # pragma: no cover - scipy is optional
-    _sfft = None
+@functools.lru_cache(maxsize=1)
+def _scipy_fft() -> Any:
+    """scipy.fft (its pocketfft runs batched transforms on several threads; numpy's on one),
+    or None; imported on first use: it is most of `import fastspectral`'s time otherwise."""
+    try:
+        import scipy.fft
+        return scipy.fft
+    except ImportError:  # pragma: no cover - scipy is a dependency, numpy.fft the fallback
+        return None
 
 
 def _workers() -> int:
@@ -193,20 +198,23 @@ def _workers() -> int:
 
 
 def _irfft(a: np.ndarray, n: int, norm: str) -> np.ndarray:
-    if _sfft is not None:
-        return _sfft.irfft(a, n=n, axis=-1, norm=norm, workers=_workers())
+    sfft = _scipy_fft()
+    if sfft is not None:
+        return sfft.irfft(a, n=n, axis=-1, norm=norm, workers=_workers())
     return np.fft.irfft(a, n=n, axis=-1, norm=norm)
 
 
 def _rfft(a: np.ndarray, norm: str) -> np.ndarray:
-    if _sfft is not None:
-        return _sfft.rfft(a, axis=-1, norm=norm, workers=_workers())
+    sfft = _scipy_fft()
+    if sfft is not None:
+        return sfft.rfft(a, axis=-1, norm=norm, workers=_workers())
     return np.fft.rfft(a, axis=-1, norm=norm)
 
 
 def _fft(a: np.ndarray, axis: int, norm: str, inverse: bool) -> np.ndarray:
-    if _sfft is not None:
-        f = _sfft.ifft if inverse else _sfft.fft
+    sfft = _scipy_fft()
+    if sfft is not None:
+        f = sfft.ifft if inverse else sfft.fft
         return f(a, axis=axis, norm=norm, workers=_workers())
     return (np.fft.ifft if inverse else np.fft.fft)(a, axis=axis, norm=norm)
 

@@ -56,7 +56,12 @@ import operator
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError as e:  # torch is an optional extra; the rest of the package does not need it
+    raise ImportError("fastspectral.torch needs PyTorch: pip install 'fastspectral[torch]' "
+                      "(or any torch build)") from e
 from torch.autograd.function import once_differentiable
 
 from . import spectral as _S
