@@ -1,6 +1,7 @@
 """The gp bench suite's finite-difference peers: they must be correct solvers of the stated
 order, or the suite's error ratios mean nothing."""
 import numpy as np
+import pytest
 
 from fastspectral import gp
 from fastspectral.bench import gp_suite
@@ -54,3 +55,18 @@ def test_anisotropic_constructor():
     import pytest
     with pytest.raises(ValueError, match="elliptic"):
         gp.anisotropic_poisson_2d(3.0, 1.0, 2.0, 0.8)
+
+
+def test_standalone_command_line(monkeypatch, capsys):
+    # `python -m fastspectral.bench.gp_suite --help` used to start the full multi-minute run
+    from fastspectral.bench import gp_suite
+    calls = []
+    monkeypatch.setattr(gp_suite, "run_standalone", lambda **kw: calls.append(kw))
+    for argv in (["--help"], ["nope"], ["--methods", "adam"]):
+        with pytest.raises(SystemExit):
+            gp_suite._main(argv)
+    assert not calls
+    assert gp_suite._main(["poisson", "--quick", "--methods", "gaussian", "fd"]) == 0
+    assert calls == [{"quick": True, "kinds": ("poisson",), "methods": ["gaussian", "fd"]}]
+    gp_suite._main([])
+    assert calls[-1] == {"quick": False, "kinds": gp_suite.KINDS, "methods": None}

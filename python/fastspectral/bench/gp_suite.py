@@ -479,7 +479,26 @@ def run_standalone(quick: bool = False, kinds=KINDS, methods=None) -> list[dict]
     return rows
 
 
+def _main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="python -m fastspectral.bench.gp_suite",
+        description="Solve each GP benchmark problem once per method; print error and wall time "
+                    "(the README's GP table).")
+    # no choices= here: argparse (3.11) checks an empty nargs="*" list against them
+    ap.add_argument("kinds", nargs="*", metavar="KIND",
+                    help=f"problems to run (default: all): {', '.join(KINDS)}")
+    ap.add_argument("--quick", action="store_true", help="the small --quick grids")
+    ap.add_argument("--methods", nargs="+", metavar="M",
+                    choices=("student_t", "gaussian", "se", "matern52", "fd"),
+                    help="student_t, gaussian, se, matern52, fd (default: see run_standalone)")
+    args = ap.parse_args(argv)
+    unknown = [k for k in args.kinds if k not in KINDS]
+    if unknown:
+        ap.error(f"unknown problem kind(s): {', '.join(unknown)}; choose from {', '.join(KINDS)}")
+    run_standalone(quick=args.quick, kinds=tuple(args.kinds) or KINDS, methods=args.methods)
+    return 0
+
+
 if __name__ == "__main__":
-    import sys
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    run_standalone(quick="--quick" in sys.argv, **({"kinds": tuple(args)} if args else {}))
+    raise SystemExit(_main())
