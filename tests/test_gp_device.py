@@ -267,6 +267,16 @@ def test_cuda_without_cupy_is_a_clear_error():
             solve(p, n, device="cuda")
 
 
+def test_cuda_without_the_cuda_module_is_a_clear_error(monkeypatch):
+    # cupy and a GPU but a CPU-only build of fastspectral: refused up front, not at the first
+    # Kronecker product inside a U solve
+    from fastspectral import _dispatch
+    monkeypatch.setattr(_device, "_cupy", lambda: object())
+    monkeypatch.setattr(_dispatch, "_cuda", None)
+    with pytest.raises(RuntimeError, match="CUDA module"):
+        _device.get_xp("cuda")
+
+
 class _CupyLike:
     """Looks like a cupy array to fastspectral (module name and CUDA interface)."""
     __module__ = "cupy._core.core"
@@ -437,13 +447,17 @@ def test_cupy_u_solve_matches_numpy(name):
 @pytest.mark.parametrize("name", ["poisson_2d", "advection"])
 def test_cupy_solve_matches_numpy(name):
     """A whole (short) solve from cupy data: device picked from the data, cupy values, cupy
-    predictions.  GPU round-off differs from the CPU's, and L-BFGS amplifies it, so the
-    fields are compared to 1e-6 (the stand-in test checks the arithmetic to 1e-12)."""
+    predictions.  GPU round-off differs from the CPU's, and L-BFGS amplifies it (the
+    documented 3-D run moved between 2.8e-4 and 3.6e-4 with round-off), so the fields are
+    compared to 1e-6 and the errors to 1e-3 here; both are guesses until the test has run on a
+    GPU: a failure by a small margin with matching statuses points at the tolerance, and the
+    fixed-theta test above (1e-8) checks the arithmetic itself."""
     import cupy as cp
     make, n, kw = CASES[name]
     cpu = _solve(make, n, kw)
     dev = _solve(lambda: _with_cupy_data(make, n), n, kw)
     assert dev.device == "cuda" and isinstance(dev.values, cp.ndarray)
+    assert dev.status == cpu.status
     assert _rel(dev.values.get(), cpu.values) < 1e-6
     pts = np.array([[0.3, 0.4], [1.1, 0.9]])
     got = dev.predict(cp.asarray(pts))

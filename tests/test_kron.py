@@ -266,6 +266,26 @@ def test_rectangular_operator_and_linearoperator():
     close(sol, S.solve(b), np.float64)
 
 
+def test_linearoperator_adjoint_is_the_conjugate_transpose():
+    # rmatvec / rmatmat used to apply A^T: wrong for complex factors (the Hermitian adjoint is
+    # what scipy's LinearOperator.H / rmatvec mean)
+    from fastspectral.kron import KroneckerSum
+    rng = np.random.default_rng(11)
+    fs = [rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4)),
+          rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))]
+    A = dense(fs)
+    op = KroneckerOperator(fs).aslinearoperator()
+    y = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    Y = rng.standard_normal((6, 3)) + 1j * rng.standard_normal((6, 3))
+    np.testing.assert_allclose(op.rmatvec(y), A.conj().T @ y, rtol=1e-13)
+    np.testing.assert_allclose(op.rmatmat(Y), A.conj().T @ Y, rtol=1e-13)
+    np.testing.assert_allclose(op.H.matvec(y), A.conj().T @ y, rtol=1e-13)
+    sq = [f[:, :f.shape[0]] for f in fs]
+    S = KroneckerSum(sq).aslinearoperator()
+    Sd = S.matmat(np.eye(6))
+    np.testing.assert_allclose(S.rmatvec(y), Sd.conj().T @ y, rtol=1e-13)
+
+
 def test_logdet_nonsymmetric_unshifted():
     rng = np.random.default_rng(10)
     fs = [rng.standard_normal((3, 3)), rng.standard_normal((4, 4))]

@@ -390,7 +390,9 @@ class KroneckerVector:
         return out
 
     def __array__(self, dtype=None, copy=None):
-        a = np.asarray(self.to_dense())
+        a = self.to_dense()
+        # cupy refuses implicit device -> host conversion; np.asarray(kv) copies explicitly
+        a = np.asarray(a.get() if is_cupy_array(a) else a)
         return a if dtype is None else a.astype(dtype)
 
     def __repr__(self):
@@ -721,5 +723,12 @@ def _linear_operator(op, opT):
         from cupyx.scipy.sparse.linalg import LinearOperator
     else:
         from scipy.sparse.linalg import LinearOperator
-    return LinearOperator(op.shape, matvec=lambda v: op @ v, rmatvec=lambda v: opT @ v,
-                          matmat=lambda V: op @ V, rmatmat=lambda V: opT @ V, dtype=op.dtype)
+    if np.dtype(op.dtype).kind == "c":
+        # the adjoint is the conjugate transpose: A^H v = conj(A^T conj(v))
+        def adjoint(v):
+            return (opT @ v.conj()).conj()
+    else:
+        def adjoint(v):
+            return opT @ v
+    return LinearOperator(op.shape, matvec=lambda v: op @ v, rmatvec=adjoint,
+                          matmat=lambda V: op @ V, rmatmat=adjoint, dtype=op.dtype)

@@ -100,7 +100,9 @@ def _cupy_on_torch_stream(device: torch.device) -> Iterator[Any]:
 
 def _dev(cp: Any, t: torch.Tensor) -> Any:
     # a zero-copy cupy view (torch's __cuda_array_interface__ refuses tensors needing grad)
-    return cp.asarray(t.detach().resolve_conj())
+    # (resolve_neg: __cuda_array_interface__ ignores torch's lazy negation bit, so a negated
+    # view would otherwise be read with the wrong sign)
+    return cp.asarray(t.detach().resolve_conj().resolve_neg())
 
 
 def _add_bias(ctx: Any, out: torch.Tensor, bias: torch.Tensor | None, p: Any) -> torch.Tensor:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _dispatch
 from .._dispatch import _cupy, is_cupy_array
 
 __all__ = ["DEVICES", "resolve_device", "get_xp", "to_device", "to_host", "is_device_array"]
@@ -51,6 +52,11 @@ def get_xp(device: str):
     if cp is None:
         raise RuntimeError("device='cuda' needs cupy, which cannot be imported here "
                            "(pip install cupy-cuda12x)")
+    if _dispatch._cuda is None:
+        # checked here, not at the first Kronecker product deep inside a U solve
+        raise RuntimeError("device='cuda' needs fastspectral's CUDA module, and this build has "
+                           "none (nvcc was not found at build time, or FASTSPECTRAL_ENABLE_CUDA="
+                           "OFF)")
     try:
         n = cp.cuda.runtime.getDeviceCount()
     except Exception as e:  # a cupy without a driver raises its own CUDA errors
