@@ -286,6 +286,23 @@ def test_linearoperator_adjoint_is_the_conjugate_transpose():
     np.testing.assert_allclose(S.rmatvec(y), Sd.conj().T @ y, rtol=1e-13)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_factor_refused_by_eigen_methods(bad):
+    # eigh returns nan eigenvalues silently for such input; solve/logdet/eigh then gave nan
+    from fastspectral.kron import KroneckerSum
+    f = np.eye(3)
+    f[1, 1] = bad
+    for op in (KroneckerOperator([np.eye(2), f]), KroneckerSum([np.eye(2), f])):
+        for call in (lambda: op.solve(np.ones(6)), lambda: op.logdet(0.5), op.eigh):
+            with pytest.raises(ValueError, match="factor 1 has non-finite entries"):
+                call()
+
+
+def test_inv_of_singular_factor_raises():
+    with pytest.raises(np.linalg.LinAlgError):
+        KroneckerOperator([np.eye(2), np.zeros((2, 2))]).inv()
+
+
 def test_logdet_nonsymmetric_unshifted():
     rng = np.random.default_rng(10)
     fs = [rng.standard_normal((3, 3)), rng.standard_normal((4, 4))]

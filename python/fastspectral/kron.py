@@ -415,12 +415,15 @@ def _hermitian_eigh(xp, factors, dtype):
     applies Q^H; for real factors it is Q itself (no copy).
     """
     ws, qs, qcs = [], [], []
-    for f in factors:
+    for i, f in enumerate(factors):
         if isinstance(f, int):
             ws.append(xp.ones(f, dtype=_real_dtype(dtype)))
             qs.append(f)
             qcs.append(f)
         else:
+            # eigh of a matrix with nan/inf returns nan silently (numpy and cupy alike)
+            if not bool(xp.all(xp.isfinite(f))):
+                raise ValueError(f"fastspectral.kron: factor {i} has non-finite entries")
             w, q = xp.linalg.eigh(f)
             ws.append(w)
             qs.append(q)
@@ -601,8 +604,14 @@ class KroneckerOperator:
         """K^{-1} = A_1^{-1} ⊗ ... as another KroneckerOperator (square factors)."""
         _check_square(self.factors, "inv()")
         xp = _xp_of(self.factors)
-        return KroneckerOperator([f if isinstance(f, int) else xp.linalg.inv(f)
-                                  for f in self.factors])
+        out = []
+        for i, f in enumerate(self.factors):
+            fi = f if isinstance(f, int) else xp.linalg.inv(f)
+            # numpy raises on a singular factor; cupy returns inf/nan instead
+            if not isinstance(f, int) and not bool(xp.all(xp.isfinite(fi))):
+                raise np.linalg.LinAlgError(f"fastspectral.kron: factor {i} is singular")
+            out.append(fi)
+        return KroneckerOperator(out)
 
     def aslinearoperator(self):
         """A scipy.sparse.linalg.LinearOperator (cupyx's for cupy factors)."""
