@@ -180,6 +180,18 @@ def test_bad_settings_refused(kwargs, match, dim):
         solve(p, 8, n_components=3, track_error=False, **kwargs)
 
 
+def test_kernel_object_and_n_components_must_agree():
+    k = gp.make_kernel("student_t", 4, 1.0)
+    with pytest.raises(ValueError, match="n_components=8 but the given kernel has 4"):
+        solve(_sin_problem(), 16, kernel=k, n_components=8, track_error=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kw in ({}, {"n_components": 4}):
+            sol = solve(_sin_problem(), 16, kernel=k, max_iter=1, lbfgs_steps=2,
+                        track_error=False, **kw)
+            assert sol.kernels[0].Q == 4
+
+
 @pytest.mark.parametrize("size", [16.7, 16.0, True, "16", [12, 12.5]])
 def test_non_integer_grid_size_refused(size):
     # a float size used to be truncated silently

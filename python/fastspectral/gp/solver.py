@@ -430,7 +430,7 @@ def _blas_limit(n):
     return threadpool_limits(limits=n, user_api="blas") if n else __import__("contextlib").nullcontext()
 
 
-def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int = 30,
+def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int | None = None,
           freq_scale: float | None = None, max_iter: int = 40, lbfgs_steps: int = 30,
           tol: float = 1e-9, lambda_b: float = 200.0, jitter: float = 1e-6,
           max_time: float | None = None, tau_max: float = 1e10, tau_init: float = 1.0,
@@ -458,9 +458,10 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     ----------
     kernel : 'student_t' (default), 'gaussian', 'se', 'matern52' or a Kernel1D (copied; its
         parameters are the initial values).
-    n_components, freq_scale : mixture size and initial frequency range (mu = linspace(0, 1, Q) *
-        freq_scale); freq_scale defaults to problem.freq_scale, else a quarter of the grid's
-        Nyquist frequency.
+    n_components, freq_scale : mixture size (default 30) and initial frequency range (mu =
+        linspace(0, 1, Q) * freq_scale); freq_scale defaults to problem.freq_scale, else a
+        quarter of the grid's Nyquist frequency.  With a Kernel1D the kernel's own components
+        are used (an n_components that disagrees with them is a ValueError).
     max_iter : outer iterations (tau update, then L-BFGS on the hyperparameters).
     lbfgs_steps : L-BFGS iterations per outer iteration.
     tol : stop when the objective's relative decrease stays below tol for two outer iterations.
@@ -535,6 +536,13 @@ def _solve(problem, grid_size, *, kernel, n_components, freq_scale, max_iter, lb
         raise TypeError(f"problem must be a fastspectral.gp.Problem, got {type(problem).__name__}")
     _check_settings(max_iter=max_iter, lbfgs_steps=lbfgs_steps, tol=tol, lambda_b=lambda_b,
                     jitter=jitter, max_time=max_time, tau_max=tau_max, tau_init=tau_init)
+    if isinstance(kernel, Kernel1D):
+        # the kernel object fixes its own size: a different n_components used to be ignored
+        q = getattr(kernel, "Q", None)
+        if n_components is not None and q is not None and n_components != q:
+            raise ValueError(f"n_components={n_components} but the given kernel has {q} "
+                             f"components; leave n_components out when passing a kernel")
+    n_components = 30 if n_components is None else n_components
     device = _device.resolve_device(problem, device)
     xp = _device.get_xp(device)     # fails early for 'cuda' without cupy / GPU
     if problem.ndim >= 2:
