@@ -2,9 +2,11 @@
 
 Usage
 -----
-``fastspectral bench [SUITE ...] [--quick] [--json PATH] [--plot DIR] [--threads N ...]``
+``fastspectral bench [SUITE ...] [--quick] [--json PATH] [--markdown PATH] [--plot DIR]
+[--threads N|all ...] [--size-scale F] [--repeats N] [--device cpu|gpu|all] [--seed S]``
     Time fastspectral against its peers (all registered suites when none is named); progress
-    on stderr, result tables on stdout.
+    on stderr, result tables on stdout.  Output paths are checked before the run;
+    ``$FASTSPECTRAL_BENCH_SIZE_SCALE`` is the default of --size-scale.
 ``fastspectral bench --list``
     The registered suites.
 ``fastspectral info``
