@@ -451,8 +451,9 @@ def solve(problem: Problem, grid_size, *, kernel="student_t", n_components: int 
     Example
     -------
     >>> from fastspectral import gp
-    >>> sol = gp.solve(gp.poisson_1d(3.0), 32, n_components=8, max_iter=4)  # doctest: +SKIP
-    >>> sol.error() < 1e-3, sol.status                                       # doctest: +SKIP
+    >>> sol = gp.solve(gp.poisson_1d(3.0), 64, n_components=8, max_time=20)  # doctest: +SKIP
+    >>> sol.error() < 1e-3, sol.status                                        # doctest: +SKIP
+    (True, 'converged')
 
     Parameters
     ----------
