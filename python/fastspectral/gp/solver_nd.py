@@ -679,7 +679,7 @@ class _ModelND:
         Dic = Di.conj()
         # tau_2 |D|^2 s^d = 1 at the largest |D|: the identity on modes where every G_d is ~0
         # (2-D: s = (tau_2 max |D|^2)^{-1/2} as before)
-        sh = self.shift_scale * (tau2 * float(xp.max(xp.abs(Dp) ** 2))) ** (-1.0 / self.ndim)
+        sh = self._p0_shift(tau2, Dp)
         if shift_floor > 0:
             # complex (advection) path: keep cond(G_d + s) <= 1 / shift_floor_rel.  With s
             # below the jitter, P_0^{-1} is computed with absolute errors ~ eps ||P_0^{-1}||
@@ -961,6 +961,11 @@ class _ModelND:
         self.cg_iters = total
         return self._to_u(Y, f)
 
+    def _p0_shift(self, tau2, D):
+        """P_0's shift s: tau_2 max|D|^2 s^d = 1 (times shift_scale)."""
+        xp = self.xp
+        return self.shift_scale * (tau2 * float(xp.max(xp.abs(D) ** 2))) ** (-1.0 / self.ndim)
+
     def _drop_weak_modes(self, Y0, tau2):
         """The warm start Y0 (from the previous theta's U) with its entries zeroed on the modes
         where P_0's diagonal tau_2 |D|^2 prod_d (G_d + s)_kk is below weak_mode_level, i.e.
@@ -989,7 +994,7 @@ class _ModelND:
         xp = self.xp
         fac = self.factors()
         D = fac["D"]
-        sh = self.shift_scale * (tau2 * float(xp.max(xp.abs(D) ** 2))) ** (-1.0 / self.ndim)
+        sh = self._p0_shift(tau2, D)
         p0 = tau2 * xp.abs(D) ** 2
         for d, fd in enumerate(fac["f"]):
             g = np.real(np.diag(fd["G"])) + sh
