@@ -18,7 +18,8 @@ iv, kv             (I_{v-1} + I_{v+1}) / 2, -(K_{v-1} + K_{v+1}) / 2
 ive, kve           (ive_{v-1} + ive_{v+1}) / 2 - sign(x) ive_v, kve_v - (kve_{v-1} + kve_{v+1}) / 2
 log_iv_dx (= r)    1 + v^2/x^2 - r/x - r^2 (Bessel's equation; log_kv_dx the same)
 iv_ratio (= A)     1 - (2v - 1) A / x - A^2 (the ratio's Riccati equation)
-vmf                d log C_p / dkappa = -A_p;  dA_p / dkappa = (1 - A_p)(1 + A_p) - (p - 1) A_p / kappa
+vmf                d log C_p / dkappa = -A_p;
+                   dA_p / dkappa = (1 - A_p)(1 + A_p) - (p - 1) A_p / kappa
 =================  ==============================================================
 
 The ive / kve / log_ive / log_kve derivatives and the second derivatives subtract nearly equal

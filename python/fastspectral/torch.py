@@ -43,6 +43,8 @@ spectrum (see the transform-once notes in :mod:`fastspectral.spectral`).
 Bessel functions: ``log_iv, log_ive, log_kv, log_kve, iv, ive, kv, kve, log_iv_dx, log_kv_dx,
 iv_ratio`` and ``vmf_log_normalizer`` / ``vmf_mean_resultant_length`` take tensors and are
 differentiable in their argument to any order (see :mod:`fastspectral._torch_bessel`).
+``kron_matvec`` / ``kron_mode_product``: Kronecker products differentiable in x and every
+factor (see :mod:`fastspectral._torch_kron`).
 
 Example
 -------
@@ -75,7 +77,7 @@ __all__ = ["SpectralConv", "spectral_conv", "spectral_conv_separable", "spectral
            "CPWeight", "rfft_modes", "mode_mix", "irfft_modes", "RFFTModes", "ModeMix",
            "IRFFTModes", "log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve",
            "log_iv_dx", "log_kv_dx", "iv_ratio", "vmf_log_normalizer",
-           "vmf_mean_resultant_length"]
+           "vmf_mean_resultant_length", "kron_matvec", "kron_mode_product"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
@@ -647,3 +649,5 @@ class IRFFTModes(torch.nn.Module):
 from ._torch_bessel import (iv, iv_ratio, ive, kv, kve, log_iv, log_iv_dx,  # noqa: E402
                             log_ive, log_kv, log_kv_dx, log_kve, vmf_log_normalizer,
                             vmf_mean_resultant_length)
+# Kronecker products with autograd in x and the factors
+from ._torch_kron import kron_matvec, kron_mode_product  # noqa: E402
