@@ -143,3 +143,29 @@ def test_cuda_tensors_match_cpu(dtype):
     for a, b in zip(gc, grads):
         assert a.device.type == "cuda"
         torch.testing.assert_close(a.cpu(), b, rtol=tol, atol=tol)
+
+
+def test_torch_func_transforms():
+    g = torch.Generator().manual_seed(2)
+    A = torch.randn(3, 3, dtype=torch.float64, generator=g)
+    B = torch.randn(2, 4, dtype=torch.float64, generator=g)
+    x = torch.randn(5, 12, dtype=torch.float64, generator=g)
+
+    def ours(A, B, x):
+        return ft.kron_matvec([A, B], x).square().sum()
+
+    def dense(A, B, x):
+        return (x @ torch.kron(A, B).mT).square().sum()
+
+    for a, b in zip(torch.func.grad(ours, argnums=(0, 1, 2))(A, B, x),
+                    torch.func.grad(dense, argnums=(0, 1, 2))(A, B, x)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    J = torch.func.jacrev(lambda v: ft.kron_matvec([A, B], v))(x[0])
+    torch.testing.assert_close(J, torch.kron(A, B), rtol=0, atol=0)
+    # vmap over x (the batch axes of the product) and over a factor (a loop)
+    torch.testing.assert_close(torch.func.vmap(lambda v: ft.kron_matvec([A, B], v))(x),
+                               ft.kron_matvec([A, B], x), rtol=0, atol=0)
+    As = torch.randn(4, 3, 3, dtype=torch.float64, generator=g)
+    batched = torch.func.vmap(lambda a: ft.kron_matvec([a, B], x))(As)
+    for i in range(4):
+        torch.testing.assert_close(batched[i], ft.kron_matvec([As[i], B], x), rtol=0, atol=0)

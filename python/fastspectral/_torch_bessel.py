@@ -27,7 +27,9 @@ terms where x is much larger than the order: their relative error grows like x *
 derivatives) and x^2 * eps (second derivatives of the logs); log_iv and log_kv's first
 derivatives are accurate to a few ulp everywhere.  A gradient with respect to the order v (or
 p) is not implemented (no closed form; d/dv needs integrals): an order tensor that requires
-grad is refused with NotImplementedError when grad mode is on (detach it).
+grad is refused with NotImplementedError when grad mode is on (detach it); forward mode
+(torch.func.jvp / jacfwd) treats the order as a constant.  The functions also work under
+torch.func (grad, jacrev, jacfwd, hessian, vmap).
 
 dtypes: torch's promotion of (v, x); float32 and float64 run natively, float16 / bfloat16 are
 computed in float32 and returned in their own dtype, integer inputs give the default float dtype,
@@ -176,14 +178,20 @@ _DERIVATIVE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torc
 
 
 class _BesselFunction(torch.autograd.Function):
-    """One of the binary functions; the backward is differentiable (see _DERIVATIVE)."""
+    """One of the binary functions; the backward is differentiable (see _DERIVATIVE).  Written
+    in torch.func's form (setup_context, jvp, vmap), so torch.func.grad / jacrev / jacfwd /
+    hessian / vmap work as well as .backward()."""
 
     @staticmethod
-    def forward(ctx, name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        y = _evaluate(name, v, x)
+    def forward(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return _evaluate(name, v, x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        name, v, x = inputs
         ctx.name = name
-        ctx.save_for_backward(v, x, y)
-        return y
+        ctx.save_for_backward(v, x, output)
+        ctx.save_for_forward(v, x, output)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -194,6 +202,32 @@ class _BesselFunction(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             gx = _sum_to(grad * _DERIVATIVE[ctx.name](v, x, y), x)
         return None, None, gx
+
+    @staticmethod
+    def jvp(ctx, _name_t, _v_t, x_t):
+        # the order's tangent is ignored: torch.func hands every tensor input a (zero)
+        # tangent, so a real one cannot be told apart here (reverse mode refuses it instead)
+        v, x, y = ctx.saved_tensors
+        d = _DERIVATIVE[ctx.name](v, x, y)
+        return d * x_t if x_t is not None else torch.zeros_like(y)
+
+    @staticmethod
+    def vmap(info, in_dims, name, v, x):
+        # element-wise with broadcasting: batch dims to the front, each argument's own dims
+        # right-aligned behind them, then one call on the whole batch
+        _, vd, xd = in_dims
+        rank = max(v.dim() - (vd is not None), x.dim() - (xd is not None))
+        v, x = _batch_front(v, vd, rank, info.batch_size), _batch_front(x, xd, rank,
+                                                                         info.batch_size)
+        return _BesselFunction.apply(name, v, x), 0
+
+
+def _batch_front(t: torch.Tensor, dim: int | None, rank: int, size: int) -> torch.Tensor:
+    """t as (size, 1, ..., 1, *own shape) with `rank` dims after the batch dim."""
+    if dim is None:
+        return t.expand(size, *([1] * (rank - t.dim())), *t.shape)
+    t = t.movedim(dim, 0)
+    return t.reshape(size, *([1] * (rank - (t.dim() - 1))), *t.shape[1:])
 
 
 def _apply(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -257,10 +291,13 @@ def _p_tensor(p: Any, kappa: torch.Tensor) -> torch.Tensor:
 
 class _VmfLogNormalizer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, p: Any, kappa: torch.Tensor) -> torch.Tensor:
-        ctx.p = p
-        ctx.save_for_backward(kappa)
+    def forward(p: Any, kappa: torch.Tensor) -> torch.Tensor:
         return _vmf_call(_vmf.log_normalizer, p, kappa).to(kappa.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.p, kappa = inputs
+        ctx.save_for_backward(kappa)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -270,20 +307,24 @@ class _VmfLogNormalizer(torch.autograd.Function):
         if not ctx.needs_input_grad[1]:
             return None, None
         # d/dkappa [v log kappa - log I_v(kappa)] = v/kappa - I_v'/I_v = -I_{v+1}/I_v = -A_p
-        return None, _sum_to(-grad * _VmfMeanResultant.apply(ctx.p, kappa), kappa)
+        return None, _sum_to(-grad * _VmfMeanResultant.apply(ctx.p, kappa)[0], kappa)
 
 
 class _VmfMeanResultant(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, p: Any, kappa: torch.Tensor) -> torch.Tensor:
+    def forward(p: Any, kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a, gap = _vmf_call(_vmf._ap_and_gap, p, kappa)
-        a, gap = a.to(kappa.dtype), gap.to(kappa.dtype)
-        ctx.p = p
-        ctx.save_for_backward(kappa, a, gap)
-        return a
+        return a.to(kappa.dtype), gap.to(kappa.dtype)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def setup_context(ctx, inputs, output):
+        ctx.p, kappa = inputs
+        a, gap = output
+        ctx.mark_non_differentiable(gap)
+        ctx.save_for_backward(kappa, a, gap)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor, _grad_gap: Any = None):
         kappa, a, gap = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
             raise _no_order_grad("vmf_mean_resultant_length", "the dimension p")
@@ -324,4 +365,4 @@ def vmf_mean_resultant_length(p: Any, kappa: Any) -> torch.Tensor:
     """A_p(kappa) = I_{p/2}(kappa) / I_{p/2-1}(kappa) = E[mu^T x] under vMF(mu, kappa), as
     fastspectral.vmf.mean_resultant_length; differentiable in kappa to any order."""
     pv, kt, dtype = _vmf_prepare("vmf_mean_resultant_length", p, kappa)
-    return _VmfMeanResultant.apply(pv, kt).to(dtype)
+    return _VmfMeanResultant.apply(pv, kt)[0].to(dtype)

@@ -10,7 +10,9 @@ einsum).  For y = (A_1 ⊗ ... ⊗ A_d) x and an upstream gradient G = dL/dy:
 
 where M_(k) is the mode-k unfolding (rows: axis k; columns: the batch and the other axes), so a
 factor's gradient costs one Kronecker product and one GEMM-shaped contraction.  (With H the
-conjugate transpose this is torch's convention for complex tensors too.)  An int n among the
+conjugate transpose this is torch's convention for complex tensors too.)  The Function has
+torch.func's form, so torch.func.grad / jacrev / vmap work (vmap over a factor loops over the
+batch).  An int n among the
 factors is the n x n identity, as in fastspectral.kron.
 
 CPU tensors run the C++ kernels on the tensors' memory; CUDA tensors run the CUDA kernels
@@ -98,13 +100,32 @@ def _sides(factors: list[Any]) -> list[tuple[int, int]]:
 
 
 class _KronMatvec(torch.autograd.Function):
+    # torch.func form (setup_context, vmap): torch.func.grad / jacrev / vmap work too
     @staticmethod
-    def forward(ctx, spec: tuple[Any, ...], transpose: bool, x: torch.Tensor,
+    def forward(spec: tuple[Any, ...], transpose: bool, x: torch.Tensor,
                 *tensors: torch.Tensor) -> torch.Tensor:
-        factors = _merge(spec, tensors)
+        return _run(_merge(spec, tensors), x, transpose)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        spec, transpose, x, *tensors = inputs
         ctx.spec, ctx.transpose = spec, transpose
         ctx.save_for_backward(x, *tensors)
-        return _run(factors, x, transpose)
+
+    @staticmethod
+    def vmap(info, in_dims, spec, transpose, x, *tensors):
+        xd, fds = in_dims[2], in_dims[3:]
+        if all(d is None for d in fds):
+            # only x is batched: its batch axes are the product's batch axes already
+            x = x.movedim(xd, 0) if xd is not None else x.expand(info.batch_size, *x.shape)
+            return _KronMatvec.apply(spec, transpose, x, *tensors), 0
+        # batched factors: one product per batch entry
+        outs = []
+        for b in range(info.batch_size):
+            xb = x if xd is None else x.select(xd, b)
+            fb = [t if d is None else t.select(d, b) for t, d in zip(tensors, fds)]
+            outs.append(_KronMatvec.apply(spec, transpose, xb, *fb))
+        return torch.stack(outs), 0
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
