@@ -44,7 +44,9 @@ Bessel functions: ``log_iv, log_ive, log_kv, log_kve, iv, ive, kv, kve, log_iv_d
 iv_ratio`` and ``vmf_log_normalizer`` / ``vmf_mean_resultant_length`` take tensors and are
 differentiable in their argument to any order (see :mod:`fastspectral._torch_bessel`).
 ``kron_matvec`` / ``kron_mode_product``: Kronecker products differentiable in x and every
-factor (see :mod:`fastspectral._torch_kron`).
+factor (see :mod:`fastspectral._torch_kron`); ``KroneckerOperator`` with differentiable
+``solve(b, shift)`` and ``logdet(shift)`` for grid GP likelihoods
+(:mod:`fastspectral._torch_kron_algebra`).
 
 Example
 -------
@@ -77,7 +79,8 @@ __all__ = ["SpectralConv", "spectral_conv", "spectral_conv_separable", "spectral
            "CPWeight", "rfft_modes", "mode_mix", "irfft_modes", "RFFTModes", "ModeMix",
            "IRFFTModes", "log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve",
            "log_iv_dx", "log_kv_dx", "iv_ratio", "vmf_log_normalizer",
-           "vmf_mean_resultant_length", "kron_matvec", "kron_mode_product"]
+           "vmf_mean_resultant_length", "kron_matvec", "kron_mode_product",
+           "KroneckerOperator"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
@@ -651,3 +654,4 @@ from ._torch_bessel import (iv, iv_ratio, ive, kv, kve, log_iv, log_iv_dx,  # no
                             vmf_mean_resultant_length)
 # Kronecker products with autograd in x and the factors
 from ._torch_kron import kron_matvec, kron_mode_product  # noqa: E402
+from ._torch_kron_algebra import KroneckerOperator  # noqa: E402
