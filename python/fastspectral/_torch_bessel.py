@@ -285,6 +285,13 @@ def _vmf_call(fn: Callable[..., Any], p: Any, kappa: torch.Tensor) -> Any:
     return torch.from_numpy(np.asarray(out))
 
 
+def _ap_and_gap(p: Any, kappa: Any) -> tuple[Any, Any]:
+    """(A_p(kappa), 1 - A_p(kappa)) for numpy or cupy kappa (validated as the public
+    fastspectral.vmf functions do)."""
+    xp = _vmf._xp(kappa)
+    return _vmf._ap_and_gap(p, _vmf._as_float(xp, kappa), xp)
+
+
 def _p_tensor(p: Any, kappa: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(p, dtype=kappa.dtype, device=kappa.device)
 
@@ -313,7 +320,7 @@ class _VmfLogNormalizer(torch.autograd.Function):
 class _VmfMeanResultant(torch.autograd.Function):
     @staticmethod
     def forward(p: Any, kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, gap = _vmf_call(_vmf._ap_and_gap, p, kappa)
+        a, gap = _vmf_call(_ap_and_gap, p, kappa)
         return a.to(kappa.dtype), gap.to(kappa.dtype)
 
     @staticmethod
