@@ -10,23 +10,22 @@ log_ive, log_kv, log_kve with create_graph=True) and in float32 (first derivativ
 
 Tolerance model, per point (relative error |ours - ref| / |ref|):
 
-    tol = eps * K * cond  +  2 * (osens_m * d_m + osens_p * d_+)
+    tol = eps * K * cond
 
 * cond >= 1 is the condition number (sum |terms| / |result|) of the closed form the backward uses,
-  stored by the generator (cond_*): e.g. ive' = (ive_{v-1} + ive_{v+1})/2 - ive_v subtracts nearly
-  equal terms for x >> v^2 (cond ~ 4x), and d/dx log_iv_dx = 1 + v^2/x^2 - r/x - r^2 with r ~ 1 -
-  1/(2x) cancels to ~1/(2x^2) (cond ~ 4x^2).  iv' and ive' also carry the cancellation of
-  I_{v-1} + I_{v+1} itself (cond_iv, > 1 only at negative orders near a stationary point of I_v);
-  the I log-derivative quantities carry that of r = log_iv_dx, which the kernels form as
+  stored by the generator (cond_*) or formed from the reference: e.g. ive' = ive (log_iv_dx - 1)
+  for x > 0 subtracts nearly equal terms for x >> v^2 (cond_logive ~ 4x), and d/dx log_iv_dx =
+  1 + v^2/x^2 - r/x - r^2 with r ~ 1 - 1/(2x) cancels to ~1/(2x^2) (cond ~ 4x^2).  The I
+  log-derivative quantities carry the cancellation of r = log_iv_dx, which the kernels form as
   I_{v+1}/I_v + v/x, a difference at negative orders (cond_r = (|r - v/x| + |v/x|) / |r|, from
   the reference r; 1 for v >= 0).  So the large relative errors at large x are tested with a
   tolerance that grows like x (x^2), not with a blanket loose tolerance.
-* d_-+ = |fl(v -+ 1) - (v -+ 1)|: the backward evaluates I / K at the rounded orders v - 1, v + 1;
-  osens_* (stored) is the relative sensitivity of iv', ive', kv', kve' to those orders: ~ log(2/x)
-  at tiny x, ~ pi cot(pi v) near negative integers (only these four first derivatives use v -+ 1).
-* K per function: a small factor above the MEASURED max of (rel - order term) / (eps cond) over
-  all regimes (table at CASES; regenerate with ``PYTHONPATH=python python3
+* K per function: a small factor above the MEASURED max of rel / (eps cond) over all regimes
+  (table at CASES; regenerate with ``PYTHONPATH=python python3
   tests/test_torch_bessel_accuracy.py``).
+* iv', ive', kv', kve' are value x ratio kernel (e.g. iv' = iv log_iv_dx) except where the value
+  is 0 / subnormal or x = 0, where the recurrences at the orders v -+ 1 are used; the generator's
+  osens_* fields (sensitivity to rounding v -+ 1) were for the recurrence forms used earlier.
 
 Reference values that are 0 / subnormal / +-inf in the tested dtype are compared separately
 (test_special_values): +-inf must be matched exactly, 0 / subnormal within a few subnormal ulps.
@@ -36,7 +35,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable
 
 import numpy as np
@@ -70,10 +68,8 @@ class Case:
     order: int
     ref: str
     conds: tuple = ()            # cond_* fields multiplied into the condition number
-    osens: str | None = None      # osens_<q>_{m,p} prefix: uses the orders v -+ 1
     k64: float = 4.0             # float64 tolerance factor K
     k32: float = 4.0             # float32 tolerance factor K
-    known_overflow_nan: bool = False  # the true value overflows to +-inf at some points: see test
 
 
 # Measured at 177e44b (float64 over all regimes, reverse and forward mode identical; float32 over
@@ -82,49 +78,43 @@ class Case:
 # K is ~2-3x above m64; float32 (m32 <= 0.82 for every function: the float32 loops are within an
 # ulp of float32) uses K = 4.
 CASES = {
-    # iv' = (I_{v-1} + I_{v+1})/2.  m64 5.1 (negative, v = -14.70, x = 1.66: the iv kernel itself
-    # is 5 eps off at the orders v -+ 1 there); rel/eps up to 124 (small_x, v = 0.010, x = 1.2e-283)
-    # and 53 (negative, v = -7.95, x = 0.064): rounding of v - 1, covered by the order term.
-    "iv'": Case(fst.iv, 1, "d1_iv", ("cond_iv",), "iv", k64=10, k32=4),
-    # ive' = (ive_{v-1} + ive_{v+1})/2 - ive_v.  m64 7.1 (the same negative point); rel/eps up to
-    # 2.4e7 at large_x (v = 0, x = 1e7: cond 4e7 ~ 4x).
-    "ive'": Case(fst.ive, 1, "d1_ive", ("cond_ive", "cond_iv"), "ive", k64=14, k32=4),
-    # kv' = -(K_{v-1} + K_{v+1})/2: no cancellation.  m64 8.4 (ordinary, v = 19.75, x = 3.93: the
-    # kv kernel is 7-8 eps off there); rel/eps 190 at small_x (v = 0.021, x = 5e-222: order term).
-    "kv'": Case(fst.kv, 1, "d1_kv", (), "kv", k64=16, k32=4),
-    # kve' = kve_v - (kve_{v-1} + kve_{v+1})/2.  m64 6.0 (negative, v = -14.70); rel/eps 1.5e7 at
-    # large_x (x = 1e7, cond ~ 4x).
-    "kve'": Case(fst.kve, 1, "d1_kve", ("cond_kve",), "kve", k64=12, k32=4,
-                 known_overflow_nan=True),
+    # iv' = iv log_iv_dx.  m64 5.2 (negative, v = -18.57, x = 12.6, cond_r 8.9: the ratio kernel's
+    # own difference); rel/eps 215 at v = -2.656, x = 1.96 (cond_r 197).  (The recurrence form
+    # used before measured 5.1 but lost up to 124 eps to the rounding of v -+ 1 at small x.)
+    "iv'": Case(fst.iv, 1, "d1_iv", ("cond_r",), k64=10, k32=4),
+    # ive' = ive (log_iv_dx - sign x).  m64 6.6 (negative, v = -14.70, x = 1.66: the ive kernel is
+    # ~6 eps off there); rel/eps up to 1.5e7 at large x (cond_logive ~ 4x).
+    "ive'": Case(fst.ive, 1, "d1_ive", ("cond_logive", "cond_r"), k64=14, k32=4),
+    # kv' = kv log_kv_dx: no cancellation.  m64 8.4 (ordinary, v = 19.75, x = 3.93: the kv kernel
+    # is 7-8 eps off there).  (The recurrence lost up to 190 eps to the order rounding.)
+    "kv'": Case(fst.kv, 1, "d1_kv", (), k64=16, k32=4),
+    # kve' = kve (log_kv_dx + 1).  m64 6.3 (the same point); rel/eps 2.1e7 at large_x (x = 8e6,
+    # cond_logkve ~ 4x).
+    "kve'": Case(fst.kve, 1, "d1_kve", ("cond_logkve",), k64=12, k32=4),
     # log_iv' = log_iv_dx (the kernel).  m64 5.1 (negative, v = -18.57, x = 12.6, cond_r 8.9);
     # rel/eps 215 at v = -2.656, x = 1.9596, near a stationary point of I_v (r = 0.0138 =
     # 1.3691 - 1.3553, cond_r 197); <= 5.3 eps wherever cond_r = 1 (all v >= 0).
-    "log_iv'": Case(fst.log_iv, 1, "d1_logiv", ("cond_r",), None, k64=12, k32=4),
+    "log_iv'": Case(fst.log_iv, 1, "d1_logiv", ("cond_r",), k64=12, k32=4),
     # log_ive' = r - 1.  m64 2.3; rel/eps 1.5e7 (large_order v = 994, x = 9.4e5: cond ~ 4x).
-    "log_ive'": Case(fst.log_ive, 1, "d1_logive", ("cond_logive", "cond_r"), None, k64=8, k32=4),
+    "log_ive'": Case(fst.log_ive, 1, "d1_logive", ("cond_logive", "cond_r"), k64=8, k32=4),
     # log_kv' = log_kv_dx (the kernel).  m64 5.3 (ordinary, v = 0.003, x = 1.39).
-    "log_kv'": Case(fst.log_kv, 1, "d1_logkv", (), None, k64=12, k32=4),
+    "log_kv'": Case(fst.log_kv, 1, "d1_logkv", (), k64=12, k32=4),
     # log_kve' = s + 1.  m64 3.3; rel/eps 2.1e7 at large_x (cond ~ 4x).
-    "log_kve'": Case(fst.log_kve, 1, "d1_logkve", ("cond_logkve",), None, k64=8, k32=4),
+    "log_kve'": Case(fst.log_kve, 1, "d1_logkve", ("cond_logkve",), k64=8, k32=4),
     # second derivatives of the logs = first derivatives of log_iv_dx / log_kv_dx, via
     # 1 + v^2/x^2 - r/x - r^2.  m64 4.2 (I; ordinary_f32 v = 0.43, x = 22.6, cond 2e3) and 3.7
     # (K); rel/eps 2.0e14 (I) and 3.6e14 (K) at large_x, x = 8e6..1e7: the true value ~1/(2x^2)
     # is what is left of O(1) terms (cond ~ 4x^2).
-    "log_iv''": Case(fst.log_iv, 2, "d2_logiv", ("cond_d2iv", "cond_r"), None, k64=10, k32=4,
-                     known_overflow_nan=True),
-    "log_ive''": Case(fst.log_ive, 2, "d2_logiv", ("cond_d2iv", "cond_r"), None, k64=10, k32=4,
-                      known_overflow_nan=True),
-    "log_kv''": Case(fst.log_kv, 2, "d2_logkv", ("cond_d2kv",), None, k64=8, k32=4,
-                     known_overflow_nan=True),
-    "log_kve''": Case(fst.log_kve, 2, "d2_logkv", ("cond_d2kv",), None, k64=8, k32=4,
-                      known_overflow_nan=True),
-    "log_iv_dx'": Case(fst.log_iv_dx, 1, "d2_logiv", ("cond_d2iv", "cond_r"), None, k64=10,
-                       k32=4, known_overflow_nan=True),
-    "log_kv_dx'": Case(fst.log_kv_dx, 1, "d2_logkv", ("cond_d2kv",), None, k64=8, k32=4,
-                       known_overflow_nan=True),
+    "log_iv''": Case(fst.log_iv, 2, "d2_logiv", ("cond_d2iv", "cond_r"), k64=10, k32=4),
+    "log_ive''": Case(fst.log_ive, 2, "d2_logiv", ("cond_d2iv", "cond_r"), k64=10, k32=4),
+    "log_kv''": Case(fst.log_kv, 2, "d2_logkv", ("cond_d2kv",), k64=8, k32=4),
+    "log_kve''": Case(fst.log_kve, 2, "d2_logkv", ("cond_d2kv",), k64=8, k32=4),
+    "log_iv_dx'": Case(fst.log_iv_dx, 1, "d2_logiv", ("cond_d2iv", "cond_r"), k64=10,
+                       k32=4),
+    "log_kv_dx'": Case(fst.log_kv_dx, 1, "d2_logkv", ("cond_d2kv",), k64=8, k32=4),
     # iv_ratio' = 1 - (2v-1) A/x - A^2.  m64 3.1; rel/eps 1.5e14 at large_x (true value
     # ~(2v-1)/(2x^2), cond up to 6e14).
-    "iv_ratio'": Case(fst.iv_ratio, 1, "d1_ivratio", ("cond_ivratio",), None, k64=8, k32=4),
+    "iv_ratio'": Case(fst.iv_ratio, 1, "d1_ivratio", ("cond_ivratio",), k64=8, k32=4),
 }
 FLOAT32_CASES = [n for n, c in CASES.items() if c.order == 1]
 
@@ -153,29 +143,14 @@ def _derivative(fn: Callable, v: np.ndarray, x: np.ndarray, order: int,
     return d.detach().to(torch.float64).numpy()
 
 
-def _order_rounding(v: np.ndarray, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """|fl(v - 1) - (v - 1)| and |fl(v + 1) - (v + 1)| in the compute dtype (exact)."""
-    nd = NP_DTYPE[dtype]
-    dm, dp = np.empty(len(v)), np.empty(len(v))
-    for i, vi in enumerate(v):
-        vd = nd(vi)
-        dm[i] = float(abs(Fraction(float(vd - nd(1))) - (Fraction(float(vd)) - 1)))
-        dp[i] = float(abs(Fraction(float(vd + nd(1))) - (Fraction(float(vd)) + 1)))
-    return dm, dp
-
-
 def _tol_parts(case: Case, idx: np.ndarray, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """(cond, order term) per point: tolerance = eps K cond + order term (module docstring)."""
+    """(cond, 0) per point: tolerance = eps K cond (module docstring; the second part was an
+    order-rounding term of the recurrence forms, none now)."""
     cond = np.ones(len(idx))
     for c in case.conds:
         cond = cond * np.maximum(COND_R[idx] if c == "cond_r" else REF[c][idx].astype(np.float64),
                                  1.0)
-    order = np.zeros(len(idx))
-    if case.osens:
-        dm, dp = _order_rounding(V[idx], dtype)
-        order = 2 * (REF["osens_%s_m" % case.osens][idx] * dm
-                     + REF["osens_%s_p" % case.osens][idx] * dp)
-    return cond, order
+    return cond, np.zeros(len(idx))
 
 
 def _tolerance(case: Case, idx: np.ndarray, dtype: torch.dtype) -> np.ndarray:
@@ -240,7 +215,7 @@ F64_PAIRS = [(n, g) for n in CASES for g in BESSEL_GROUPS
              if len(_points(CASES[n], g, torch.float64, normal=True))]
 SPECIAL_CASES = [n for n in CASES if sum(
     len(_points(CASES[n], g, torch.float64, normal=False)) for g in BESSEL_GROUPS)
-    - (np.isinf(REF[CASES[n].ref]).sum() if CASES[n].known_overflow_nan else 0) > 0]
+    > 0]
 
 
 @pytest.mark.parametrize("name, group", F64_PAIRS)
@@ -274,15 +249,10 @@ def _special_ok(ours: np.ndarray, ref: np.ndarray, tol: np.ndarray,
 
 @pytest.mark.parametrize("name", SPECIAL_CASES)
 def test_special_values(name: str) -> None:
-    """Derivatives whose true value under/overflows float64: 0 / subnormal / +-inf.  Points where
-    the true value is +-inf and the closed form gives inf - inf are the known_overflow_nan cases,
-    tested (xfail) in test_overflowing_derivative_is_infinite."""
+    """Derivatives whose true value under/overflows float64: 0 / subnormal / +-inf."""
     case = CASES[name]
     idx = np.concatenate([_points(case, g, torch.float64, normal=False) for g in BESSEL_GROUPS])
     ref = REF[case.ref][idx]
-    if case.known_overflow_nan:
-        idx = idx[~np.isinf(ref)]
-        ref = REF[case.ref][idx]
     assert len(idx) > 0
     ours = _derivative(case.fn, V[idx], X[idx], case.order, torch.float64)
     ok = _special_ok(ours, ref, _tolerance(case, idx, torch.float64), torch.float64)
@@ -290,11 +260,12 @@ def test_special_values(name: str) -> None:
                                for i, o, r in zip(idx[~ok], ours[~ok], ref[~ok]))
 
 
-@pytest.mark.xfail(strict=True, reason="where the true derivative overflows float64 (d2 log I/K "
-                   "~ -+v/x^2 at x < ~1e-154; kve' ~ -K_{v+1}/2 at tiny x) the closed forms "
-                   "compute inf - inf = nan instead of -+inf (reported to the lead)")
-@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.known_overflow_nan])
+@pytest.mark.parametrize("name", [n for n, c in CASES.items()
+                                  if np.isinf(REF[c.ref][GROUP != "vmf"]).any()])
 def test_overflowing_derivative_is_infinite(name: str) -> None:
+    """Where the true derivative overflows float64 the result is the same infinity (before the
+    value-times-ratio forms and the factored second derivatives, kve' and the second derivatives
+    of the logs computed inf - inf = nan at 82 / 40 / 54 such points)."""
     case = CASES[name]
     ref = REF[case.ref]
     idx = np.where((GROUP != "vmf") & np.isinf(ref))[0]
@@ -308,12 +279,10 @@ def test_overflowing_derivative_is_infinite(name: str) -> None:
 D2_CASES = [n for n, c in CASES.items() if c.ref in ("d2_logiv", "d2_logkv")]
 
 
-@pytest.mark.xfail(strict=True, reason="1 + v^2/x^2 - r/x - r^2 overflows in (v/x)^2 and r^2 "
-                   "where the true d2 log I_v ~ -v/x^2 is still finite (v > 1, x between "
-                   "~sqrt(v) and ~v times 7.5e-155): nan; 1 + (v/x - r)(v/x + r) - r/x would not "
-                   "overflow (reported to the lead)")
 @pytest.mark.parametrize("name", D2_CASES)
 def test_d2_log_overflow_window(name: str) -> None:
+    """x < ~1e-154: (v/x)^2, r^2 and r/x overflow separately while the true second derivative
+    of log I / log K (~ -+v/x^2) is finite (was nan before the |x| < 1 form)."""
     case = CASES[name]
     idx = np.where(_window(case))[0]
     assert len(idx) > 0

@@ -14,18 +14,21 @@ with these same differentiable functions, from closed forms (x-derivatives):
 log_iv, log_kv     log_iv_dx, log_kv_dx (the kernels' own ratios, not a difference
                    of two evaluations)
 log_ive, log_kve   log_iv_dx - sign(x), log_kv_dx + 1
-iv, kv             (I_{v-1} + I_{v+1}) / 2, -(K_{v-1} + K_{v+1}) / 2
-ive, kve           (ive_{v-1} + ive_{v+1}) / 2 - sign(x) ive_v, kve_v - (kve_{v-1} + kve_{v+1}) / 2
-log_iv_dx (= r)    1 + v^2/x^2 - r/x - r^2 (Bessel's equation; log_kv_dx the same)
+iv, ive            iv log_iv_dx, ive (log_iv_dx - sign(x)); where the value is 0 or
+                   subnormal, (I_{v-1} + I_{v+1}) / 2 (- sign(x) ive_v)
+kv, kve            kv log_kv_dx, kve (log_kv_dx + 1); there -(K_{v-1} + K_{v+1}) / 2 (+ kve_v)
+log_iv_dx (= r)    1 + (v/x - r)(v/x + r) - r/x (Bessel's equation; log_kv_dx the same;
+                   for |x| < 1 as 1 + (v^2/x - r (1 + x r))/x, no overflow)
 iv_ratio (= A)     1 - (2v - 1) A / x - A^2 (the ratio's Riccati equation)
 vmf                d log C_p / dkappa = -A_p;
                    dA_p / dkappa = (1 - A_p)(1 + A_p) - (p - 1) A_p / kappa
 =================  ==============================================================
 
 The ive / kve / log_ive / log_kve derivatives and the second derivatives subtract nearly equal
-terms where x is much larger than the order: their relative error grows like x * eps (first
-derivatives) and x^2 * eps (second derivatives of the logs); log_iv and log_kv's first
-derivatives are accurate to a few ulp everywhere.  A gradient with respect to the order v (or
+terms where x is much larger than the order: in float64 their relative error grows like x * eps
+(first derivatives) and x^2 * eps (second derivatives of the logs); log_iv and log_kv's first
+derivatives are accurate to a few ulp everywhere.  float32 derivatives are evaluated in float64
+and rounded once.  A gradient with respect to the order v (or
 p) is not implemented (no closed form; d/dv needs integrals): an order tensor that requires
 grad is refused with NotImplementedError when grad mode is on (detach it); forward mode
 (torch.func.jvp / jacfwd) treats the order as a constant.  The functions also work under
@@ -48,6 +51,7 @@ True
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -142,13 +146,31 @@ def _safe_x(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x == 0, torch.ones_like(x), x)
 
 
-def _d_log_dx(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _d_log_dx(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor, family: str) -> torch.Tensor:
     """d/dx of r = d/dx log Z_v(x) for Z = I or K: both solve x^2 Z'' + x Z' = (x^2 + v^2) Z,
-    so r' = Z''/Z - r^2 = 1 + v^2/x^2 - r/x - r^2.  At x = 0 (only finite for log I_0, where
-    r ~ x/2): 1/2."""
-    xs = _safe_x(x)
-    d = 1 + (v / xs) ** 2 - r / xs - r * r
-    return torch.where(x == 0, torch.full_like(d, 0.5), d)
+    so r' = Z''/Z - r^2 = 1 + v^2/x^2 - r/x - r^2.
+
+    Evaluated as 1 + (v/x - r)(v/x + r) - r/x for |x| >= 1 and as 1 + h/x with
+    h = v^2/x - r (1 + x r) for |x| < 1, where the terms v^2/x^2, r^2 and r/x overflow
+    separately (x < ~1e-154) while their sum, ~ -+v/x^2 or (K_0) ~1/(x^2 |log x|), may not:
+    h keeps log I_0's 1/2 (r = x/2) and log K_0's huge positive value without inf - inf.
+    Where even h overflows (v^2/x > DBL_MAX) the true value has long overflowed: the limit
+    below.  At x = 0, and there: log I_0 ~ x^2/4 gives 1/2; log I_v ~ v log x gives -inf
+    (v > 0; +inf for a non-integer v < 0, I_{-n} = I_n); log K_v's r' -> +inf."""
+    small = torch.abs(x) < 1
+    # each form sees a harmless argument where the other is selected (no nan through where)
+    xs = torch.where(small & (x != 0), x, torch.ones_like(x))
+    xl = torch.where(small, torch.ones_like(x), x)
+    h = v * v / xs - r * (1 + xs * r)
+    q = v / xl
+    d = torch.where(small, 1 + h / xs, 1 + (q - r) * (q + r) - r / xl)
+    if family == "K":
+        limit = torch.full_like(d, math.inf)
+    else:
+        va = torch.where((v < 0) & (v == torch.round(v)), -v, v)
+        limit = torch.where(va == 0, 0.5, torch.where(va > 0, -math.inf, math.inf)).to(d.dtype)
+    overflowed = small & torch.isnan(d) & ~torch.isnan(x) & ~torch.isnan(v) & ~torch.isnan(r)
+    return torch.where((x == 0) | overflowed, limit, d)
 
 
 def _d_iv_ratio(a: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -160,21 +182,62 @@ def _d_iv_ratio(a: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tens
     return torch.where(x == 0, 1 / (2 * v), d)
 
 
+def _d_value(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """d/dx of y = iv / ive / kv / kve at (v, x).  The value times the log-derivative kernel,
+    e.g. ive' = ive (log_iv_dx - sign x): one ratio evaluation at the order v itself (the
+    recurrences I' = (I_{v-1} + I_{v+1})/2 evaluate at v -+ 1, whose rounding cost up to ~190
+    eps, and kve's gave inf - inf = nan where the true derivative is -inf).  Where the value is
+    0 or subnormal (I_v(1e-200) for v = 2: the derivative ~ v I_v / x is still normal) and at
+    x = 0 (value 0 or inf, ratio inf) the recurrence gives the derivative; it runs on an
+    argument that is nan elsewhere (the kernels return nan at once), and those entries of the
+    product run at x = 1, so that no nan reaches a gradient through torch.where."""
+    log_dx = "log_kv_dx" if name in ("kv", "kve") else "log_iv_dx"
+    tiny = torch.finfo(y.dtype).tiny
+    special = (x == 0) | (torch.abs(y) < tiny)
+    xs = torch.where(x == 0, torch.ones_like(x), x)
+    r = _apply(log_dx, v, xs)  # d/dx log of the unscaled function
+    if name == "ive":
+        r = r - torch.sign(xs)  # e^{-|x|}
+    elif name == "kve":
+        r = r + 1  # e^{x}
+    product = _apply(name, v, xs) * r
+    x0 = torch.where(special, x, torch.full_like(x, math.nan))
+    lo, hi = _apply(name, v - 1, x0), _apply(name, v + 1, x0)
+    if name == "iv":
+        rec = 0.5 * (lo + hi)
+    elif name == "ive":
+        rec = 0.5 * (lo + hi) - torch.sign(x0) * _apply(name, v, x0)
+    elif name == "kv":
+        rec = -0.5 * (lo + hi)
+    else:
+        rec = _apply(name, v, x0) - 0.5 * (lo + hi)
+    return torch.where(special, rec, product)
+
+
 #: name -> (v, x, value) -> d value / dx, written with differentiable functions only.
 _DERIVATIVE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "log_iv": lambda v, x, y: _apply("log_iv_dx", v, x),
     "log_ive": lambda v, x, y: _apply("log_iv_dx", v, x) - torch.sign(x),
     "log_kv": lambda v, x, y: _apply("log_kv_dx", v, x),
     "log_kve": lambda v, x, y: _apply("log_kv_dx", v, x) + 1,
-    "iv": lambda v, x, y: 0.5 * (_apply("iv", v - 1, x) + _apply("iv", v + 1, x)),
-    "ive": lambda v, x, y: (0.5 * (_apply("ive", v - 1, x) + _apply("ive", v + 1, x))
-                            - torch.sign(x) * y),
-    "kv": lambda v, x, y: -0.5 * (_apply("kv", v - 1, x) + _apply("kv", v + 1, x)),
-    "kve": lambda v, x, y: y - 0.5 * (_apply("kve", v - 1, x) + _apply("kve", v + 1, x)),
-    "log_iv_dx": lambda v, x, y: _d_log_dx(y, v, x),
-    "log_kv_dx": lambda v, x, y: _d_log_dx(y, v, x),
+    "iv": lambda v, x, y: _d_value("iv", v, x, y),
+    "ive": lambda v, x, y: _d_value("ive", v, x, y),
+    "kv": lambda v, x, y: _d_value("kv", v, x, y),
+    "kve": lambda v, x, y: _d_value("kve", v, x, y),
+    "log_iv_dx": lambda v, x, y: _d_log_dx(y, v, x, "I"),
+    "log_kv_dx": lambda v, x, y: _d_log_dx(y, v, x, "K"),
     "iv_ratio": lambda v, x, y: _d_iv_ratio(y, v, x),
 }
+
+
+def _derivative(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """d y / dx.  float32 data: evaluated in float64 from float64 values (y recomputed) and
+    rounded once -- several of the closed forms subtract nearly equal terms (ive' at x = 7e5
+    came out 10x off in float32), and float64 keeps their loss below float32's rounding."""
+    if x.dtype == torch.float32:
+        v64, x64 = v.to(torch.float64), x.to(torch.float64)
+        return _DERIVATIVE[name](v64, x64, _apply(name, v64, x64)).to(torch.float32)
+    return _DERIVATIVE[name](v, x, y)
 
 
 class _BesselFunction(torch.autograd.Function):
@@ -200,7 +263,7 @@ class _BesselFunction(torch.autograd.Function):
             raise _no_order_grad(ctx.name)
         gx = None
         if ctx.needs_input_grad[2]:
-            gx = _sum_to(grad * _DERIVATIVE[ctx.name](v, x, y), x)
+            gx = _sum_to(grad * _derivative(ctx.name, v, x, y), x)
         return None, None, gx
 
     @staticmethod
@@ -208,7 +271,7 @@ class _BesselFunction(torch.autograd.Function):
         # the order's tangent is ignored: torch.func hands every tensor input a (zero)
         # tangent, so a real one cannot be told apart here (reverse mode refuses it instead)
         v, x, y = ctx.saved_tensors
-        d = _DERIVATIVE[ctx.name](v, x, y)
+        d = _derivative(ctx.name, v, x, y)
         return d * x_t if x_t is not None else torch.zeros_like(y)
 
     @staticmethod
