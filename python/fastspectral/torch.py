@@ -40,6 +40,12 @@ layers in a row are a different model from several SpectralConv layers in a row:
 between them forces the zero column of the last mode dim back to a real signal's (Hermitian)
 spectrum (see the transform-once notes in :mod:`fastspectral.spectral`).
 
+Bessel functions: ``log_iv, log_ive, log_kv, log_kve, iv, ive, kv, kve, log_iv_dx, log_kv_dx,
+iv_ratio`` and ``vmf_log_normalizer`` / ``vmf_mean_resultant_length`` take tensors and are
+differentiable in their argument to any order (see :mod:`fastspectral._torch_bessel`).
+``kron_matvec`` / ``kron_mode_product``: Kronecker products differentiable in x and every
+factor (see :mod:`fastspectral._torch_kron`).
+
 Example
 -------
 >>> import torch
@@ -53,7 +59,7 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -65,11 +71,13 @@ except ImportError as e:  # torch is an optional extra; the rest of the package 
 from torch.autograd.function import once_differentiable
 
 from . import spectral as _S
-from ._dispatch import _cupy
+from ._torch_device import cupy_on_torch_stream, device_view
 
 __all__ = ["SpectralConv", "spectral_conv", "spectral_conv_separable", "spectral_conv_cp",
            "CPWeight", "rfft_modes", "mode_mix", "irfft_modes", "RFFTModes", "ModeMix",
-           "IRFFTModes"]
+           "IRFFTModes", "log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve",
+           "log_iv_dx", "log_kv_dx", "iv_ratio", "vmf_log_normalizer",
+           "vmf_mean_resultant_length", "kron_matvec", "kron_mode_product"]
 
 
 def _host(t: torch.Tensor, name: str) -> np.ndarray:
@@ -86,23 +94,9 @@ def _check_cuda(x: torch.Tensor, **others: torch.Tensor | None) -> None:
                             f"{t.device}; pass all tensors on one device")
 
 
-@contextlib.contextmanager
-def _cupy_on_torch_stream(device: torch.device) -> Iterator[Any]:
-    """cupy, with `device` current and torch's current stream there as cupy's stream."""
-    cp = _cupy()
-    if cp is None:
-        raise RuntimeError("fastspectral.torch: CUDA tensors need cupy (pip install "
-                           "'fastspectral[gpu]'), which cannot be imported")
-    stream = torch.cuda.current_stream(device)
-    with cp.cuda.Device(device.index), cp.cuda.ExternalStream(stream.cuda_stream):
-        yield cp
-
-
-def _dev(cp: Any, t: torch.Tensor) -> Any:
-    # a zero-copy cupy view (torch's __cuda_array_interface__ refuses tensors needing grad)
-    # (resolve_neg: __cuda_array_interface__ ignores torch's lazy negation bit, so a negated
-    # view would otherwise be read with the wrong sign)
-    return cp.asarray(t.detach().resolve_conj().resolve_neg())
+# the shared torch <-> cupy plumbing, under the names this module has always used
+_cupy_on_torch_stream = cupy_on_torch_stream
+_dev = device_view
 
 
 def _add_bias(ctx: Any, out: torch.Tensor, bias: torch.Tensor | None, p: Any) -> torch.Tensor:
@@ -649,3 +643,11 @@ class IRFFTModes(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_modes={self.n_modes}, output_shape={self.output_shape}, norm={self.norm!r}"
+
+
+# Bessel functions and vMF normalisers with autograd (kept in their own module)
+from ._torch_bessel import (iv, iv_ratio, ive, kv, kve, log_iv, log_iv_dx,  # noqa: E402
+                            log_ive, log_kv, log_kv_dx, log_kve, vmf_log_normalizer,
+                            vmf_mean_resultant_length)
+# Kronecker products with autograd in x and the factors
+from ._torch_kron import kron_matvec, kron_mode_product  # noqa: E402

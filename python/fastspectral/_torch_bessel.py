@@ -1,0 +1,327 @@
+"""Differentiable modified Bessel functions for torch (exported by :mod:`fastspectral.torch`).
+
+``log_iv, log_ive, log_kv, log_kve, iv, ive, kv, kve, log_iv_dx, log_kv_dx, iv_ratio``
+``(v, x) -> Tensor`` are :mod:`fastspectral.special`'s functions on tensors: CPU tensors run
+the NumPy ufuncs on the tensors' memory (no copies, GIL released, OpenMP), CUDA tensors the
+CUDA kernels through cupy on torch's current stream (cupy needed).  ``vmf_log_normalizer``
+and ``vmf_mean_resultant_length`` ``(p, kappa)`` are :mod:`fastspectral.vmf`'s log C_p(kappa)
+and A_p(kappa) = I_{p/2}(kappa) / I_{p/2-1}(kappa).
+
+Gradients are with respect to x (kappa) only, of any order: every backward pass is written
+with these same differentiable functions, from closed forms (x-derivatives):
+
+=================  ==============================================================
+log_iv, log_kv     log_iv_dx, log_kv_dx (the kernels' own ratios, not a difference
+                   of two evaluations)
+log_ive, log_kve   log_iv_dx - sign(x), log_kv_dx + 1
+iv, kv             (I_{v-1} + I_{v+1}) / 2, -(K_{v-1} + K_{v+1}) / 2
+ive, kve           (ive_{v-1} + ive_{v+1}) / 2 - sign(x) ive_v, kve_v - (kve_{v-1} + kve_{v+1}) / 2
+log_iv_dx (= r)    1 + v^2/x^2 - r/x - r^2 (Bessel's equation; log_kv_dx the same)
+iv_ratio (= A)     1 - (2v - 1) A / x - A^2 (the ratio's Riccati equation)
+vmf                d log C_p / dkappa = -A_p;
+                   dA_p / dkappa = (1 - A_p)(1 + A_p) - (p - 1) A_p / kappa
+=================  ==============================================================
+
+The ive / kve / log_ive / log_kve derivatives and the second derivatives subtract nearly equal
+terms where x is much larger than the order: their relative error grows like x * eps (first
+derivatives) and x^2 * eps (second derivatives of the logs); log_iv and log_kv's first
+derivatives are accurate to a few ulp everywhere.  A gradient with respect to the order v (or
+p) is not implemented (no closed form; d/dv needs integrals): an order tensor that requires
+grad is refused with NotImplementedError when grad mode is on (detach it).
+
+dtypes: torch's promotion of (v, x); float32 and float64 run natively, float16 / bfloat16 are
+computed in float32 and returned in their own dtype, integer inputs give the default float dtype,
+complex inputs raise TypeError.  Python numbers and 0-d CPU tensors combine with tensors on any
+device; other tensors must share one device.
+
+Example
+-------
+>>> import torch
+>>> from fastspectral.torch import log_iv
+>>> x = torch.tensor([1.0, 1e4], dtype=torch.float64, requires_grad=True)
+>>> y = log_iv(100.0, x)            # log I_100(1e4) ~ 9.5e3: I_100 itself overflows near 710
+>>> (g,) = torch.autograd.grad(y.sum(), x)
+>>> bool(torch.all(torch.isfinite(g)))
+True
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import special as _special
+from . import vmf as _vmf
+from ._torch_device import cupy_on_torch_stream, device_view
+
+__all__ = ["log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve", "log_iv_dx",
+           "log_kv_dx", "iv_ratio", "vmf_log_normalizer", "vmf_mean_resultant_length"]
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _common_device(name: str, args: dict[str, Any]) -> torch.device:
+    """The one device of the tensor arguments (0-d CPU tensors go anywhere, as in torch)."""
+    devices = {n: a.device for n, a in args.items()
+               if isinstance(a, torch.Tensor) and not (a.dim() == 0 and a.device.type == "cpu")}
+    found = set(devices.values())
+    if len(found) > 1:
+        listing = ", ".join(f"{n} on {d}" for n, d in devices.items())
+        raise TypeError(f"fastspectral.torch.{name}: the tensors are on different devices "
+                        f"({listing}); pass all tensors on one device")
+    if found:
+        return found.pop()
+    return torch.device("cpu")
+
+
+def _dtypes(name: str, args: dict[str, Any]) -> tuple[torch.dtype, torch.dtype]:
+    """(dtype the kernel runs in, dtype returned)."""
+    for n, a in args.items():
+        if isinstance(a, torch.Tensor):
+            continue
+        if isinstance(a, (bool, int, float, np.integer, np.floating)):
+            continue
+        raise TypeError(f"fastspectral.torch.{name}: {n} must be a tensor or a real number, got "
+                        f"{type(a).__name__}")
+    a, b = args.values()
+    dtype = torch.result_type(a, b)
+    if dtype.is_complex:
+        raise TypeError(f"fastspectral.torch.{name}: complex inputs are not supported "
+                        f"(got {dtype}); the functions are defined for real v and x")
+    if not dtype.is_floating_point:  # integers and bools, as torch.special does
+        dtype = torch.get_default_dtype()
+    return (torch.float32 if dtype in _HALF else dtype), dtype
+
+
+def _prepare(name: str, **args: Any) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
+    """Both arguments as tensors of the compute dtype on their common device (differentiable
+    conversions, so gradients reach float16 or float32 leaves), and the dtype to return."""
+    device = _common_device(name, args)
+    compute, result = _dtypes(name, args)
+    out = []
+    for a in args.values():
+        if isinstance(a, torch.Tensor):
+            out.append(a.to(device=device, dtype=compute))
+        else:
+            out.append(torch.as_tensor(float(a), dtype=compute, device=device))
+    return out[0], out[1], result
+
+
+# --------------------------------------------------------------------------- kernels
+
+def _evaluate(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """fastspectral.special.<name>(v, x) on the tensors' device, broadcast, a new tensor."""
+    if x.is_cuda:
+        with cupy_on_torch_stream(x.device) as cp:
+            out = _special.generic[name](device_view(cp, v), device_view(cp, x))
+            return torch.as_tensor(out, device=x.device)
+    ufunc = _special._UFUNCS[name]
+    out = ufunc(v.detach().resolve_neg().numpy(), x.detach().resolve_neg().numpy())
+    return torch.from_numpy(np.asarray(out))
+
+
+def _sum_to(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """g reduced over the axes along which `like` was broadcast."""
+    return g if g.shape == like.shape else g.sum_to_size(like.shape)
+
+
+def _no_order_grad(name: str, what: str = "the order v") -> NotImplementedError:
+    return NotImplementedError(f"fastspectral.torch.{name}: the derivative with respect to "
+                               f"{what} is not implemented (only with respect to the argument); "
+                               "detach it or pass a number")
+
+
+def _safe_x(x: torch.Tensor) -> torch.Tensor:
+    # where x == 0 the closed forms divide by x; those entries take their limits through
+    # torch.where, and a finite stand-in keeps nan out of the unused branch's gradient
+    return torch.where(x == 0, torch.ones_like(x), x)
+
+
+def _d_log_dx(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d/dx of r = d/dx log Z_v(x) for Z = I or K: both solve x^2 Z'' + x Z' = (x^2 + v^2) Z,
+    so r' = Z''/Z - r^2 = 1 + v^2/x^2 - r/x - r^2.  At x = 0 (only finite for log I_0, where
+    r ~ x/2): 1/2."""
+    xs = _safe_x(x)
+    d = 1 + (v / xs) ** 2 - r / xs - r * r
+    return torch.where(x == 0, torch.full_like(d, 0.5), d)
+
+
+def _d_iv_ratio(a: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d/dx A, A = I_v / I_{v-1}: from I_v' = I_{v-1} - v I_v / x and
+    I_{v-1}' = I_v + (v - 1) I_{v-1} / x, A' = 1 - (2v - 1) A / x - A^2.  At x = 0 (A ~ x/(2v)):
+    1/(2v)."""
+    xs = _safe_x(x)
+    d = 1 - (2 * v - 1) * a / xs - a * a
+    return torch.where(x == 0, 1 / (2 * v), d)
+
+
+#: name -> (v, x, value) -> d value / dx, written with differentiable functions only.
+_DERIVATIVE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "log_iv": lambda v, x, y: _apply("log_iv_dx", v, x),
+    "log_ive": lambda v, x, y: _apply("log_iv_dx", v, x) - torch.sign(x),
+    "log_kv": lambda v, x, y: _apply("log_kv_dx", v, x),
+    "log_kve": lambda v, x, y: _apply("log_kv_dx", v, x) + 1,
+    "iv": lambda v, x, y: 0.5 * (_apply("iv", v - 1, x) + _apply("iv", v + 1, x)),
+    "ive": lambda v, x, y: (0.5 * (_apply("ive", v - 1, x) + _apply("ive", v + 1, x))
+                            - torch.sign(x) * y),
+    "kv": lambda v, x, y: -0.5 * (_apply("kv", v - 1, x) + _apply("kv", v + 1, x)),
+    "kve": lambda v, x, y: y - 0.5 * (_apply("kve", v - 1, x) + _apply("kve", v + 1, x)),
+    "log_iv_dx": lambda v, x, y: _d_log_dx(y, v, x),
+    "log_kv_dx": lambda v, x, y: _d_log_dx(y, v, x),
+    "iv_ratio": lambda v, x, y: _d_iv_ratio(y, v, x),
+}
+
+
+class _BesselFunction(torch.autograd.Function):
+    """One of the binary functions; the backward is differentiable (see _DERIVATIVE)."""
+
+    @staticmethod
+    def forward(ctx, name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        y = _evaluate(name, v, x)
+        ctx.name = name
+        ctx.save_for_backward(v, x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        v, x, y = ctx.saved_tensors
+        if ctx.needs_input_grad[1]:
+            raise _no_order_grad(ctx.name)
+        gx = None
+        if ctx.needs_input_grad[2]:
+            gx = _sum_to(grad * _DERIVATIVE[ctx.name](v, x, y), x)
+        return None, None, gx
+
+
+def _apply(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return _BesselFunction.apply(name, v, x)
+
+
+def _make(name: str) -> Callable[[Any, Any], torch.Tensor]:
+    def fn(v: Any, x: Any) -> torch.Tensor:
+        if isinstance(v, torch.Tensor) and v.requires_grad and torch.is_grad_enabled():
+            # refused here, not in the backward: a custom Function cannot tell which inputs
+            # a torch.autograd.grad call asks for, so a later error would also block x's
+            raise _no_order_grad(name)
+        vt, xt, dtype = _prepare(name, v=v, x=x)
+        return _apply(name, vt, xt).to(dtype)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__module__ = "fastspectral.torch"
+    ufunc = _special._UFUNCS[name]
+    first = (ufunc.__doc__ or name).strip().splitlines()[0]
+    fn.__doc__ = (f"{first}\n\nTorch version of fastspectral.special.{name}: v, x tensors "
+                  "(or numbers), broadcast; differentiable in x to any order (not in v); CPU "
+                  "and CUDA tensors.  See fastspectral._torch_bessel for the derivative "
+                  "formulas and their accuracy.")
+    return fn
+
+
+log_iv = _make("log_iv")
+log_ive = _make("log_ive")
+log_kv = _make("log_kv")
+log_kve = _make("log_kve")
+iv = _make("iv")
+ive = _make("ive")
+kv = _make("kv")
+kve = _make("kve")
+log_iv_dx = _make("log_iv_dx")
+log_kv_dx = _make("log_kv_dx")
+iv_ratio = _make("iv_ratio")
+
+
+# --------------------------------------------------------------------------- von Mises-Fisher
+
+def _vmf_call(fn: Callable[..., Any], p: Any, kappa: torch.Tensor) -> Any:
+    """fn(p, kappa) with kappa as a numpy/cupy float64 array, p as an int or an array on the
+    same device (fastspectral.vmf validates both)."""
+    if kappa.is_cuda:
+        with cupy_on_torch_stream(kappa.device) as cp:
+            pa = p if not isinstance(p, torch.Tensor) else device_view(cp, p.to(kappa.device))
+            out = fn(pa, device_view(cp, kappa.double()))
+            return tuple(torch.as_tensor(o, device=kappa.device) for o in out) \
+                if isinstance(out, tuple) else torch.as_tensor(out, device=kappa.device)
+    pa = p if not isinstance(p, torch.Tensor) else p.detach().cpu().numpy()
+    out = fn(pa, kappa.detach().double().numpy())
+    if isinstance(out, tuple):
+        return tuple(torch.from_numpy(np.asarray(o)) for o in out)
+    return torch.from_numpy(np.asarray(out))
+
+
+def _p_tensor(p: Any, kappa: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(p, dtype=kappa.dtype, device=kappa.device)
+
+
+class _VmfLogNormalizer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p: Any, kappa: torch.Tensor) -> torch.Tensor:
+        ctx.p = p
+        ctx.save_for_backward(kappa)
+        return _vmf_call(_vmf.log_normalizer, p, kappa).to(kappa.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (kappa,) = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise _no_order_grad("vmf_log_normalizer", "the dimension p")
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        # d/dkappa [v log kappa - log I_v(kappa)] = v/kappa - I_v'/I_v = -I_{v+1}/I_v = -A_p
+        return None, _sum_to(-grad * _VmfMeanResultant.apply(ctx.p, kappa), kappa)
+
+
+class _VmfMeanResultant(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, p: Any, kappa: torch.Tensor) -> torch.Tensor:
+        a, gap = _vmf_call(_vmf._ap_and_gap, p, kappa)
+        a, gap = a.to(kappa.dtype), gap.to(kappa.dtype)
+        ctx.p = p
+        ctx.save_for_backward(kappa, a, gap)
+        return a
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        kappa, a, gap = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise _no_order_grad("vmf_mean_resultant_length", "the dimension p")
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        p = _p_tensor(ctx.p, kappa)
+        # 1 - A from the accurate gap (A rounds to 1 for kappa >> p), with the derivative of
+        # 1 - A attached so that higher derivatives stay exact
+        one_minus = gap.detach() - (a - a.detach())
+        ks = _safe_x(kappa)
+        d = one_minus * (1 + a) - (p - 1) * a / ks
+        d = torch.where(kappa == 0, 1 / p, d)  # A_p ~ kappa / p
+        return None, _sum_to(grad * d, kappa)
+
+
+def _vmf_prepare(name: str, p: Any, kappa: Any) -> tuple[Any, torch.Tensor, torch.dtype]:
+    if isinstance(p, torch.Tensor) and p.requires_grad and torch.is_grad_enabled():
+        raise _no_order_grad(name, "the dimension p")
+    if isinstance(p, torch.Tensor) and p.dim() == 0:
+        p = p.item()
+    pv = p if not isinstance(p, torch.Tensor) else p.detach()
+    _vmf._check_dim(pv if not isinstance(pv, torch.Tensor) else pv.cpu().numpy())
+    _, kt, dtype = _prepare(name, p=0.0, kappa=kappa)
+    return pv, kt, dtype
+
+
+def vmf_log_normalizer(p: Any, kappa: Any) -> torch.Tensor:
+    """log C_p(kappa), the log normalising constant of the vMF density on S^{p-1}, as
+    fastspectral.vmf.log_normalizer (kappa >= 0; at 0 the limit -log|S^{p-1}|); p an int >= 2
+    or an integer tensor broadcast against kappa.  d/dkappa = -A_p(kappa), exact at any
+    kappa (no difference of large terms), so KL terms of hyperspherical VAEs train at
+    p in the thousands."""
+    pv, kt, dtype = _vmf_prepare("vmf_log_normalizer", p, kappa)
+    return _VmfLogNormalizer.apply(pv, kt).to(dtype)
+
+
+def vmf_mean_resultant_length(p: Any, kappa: Any) -> torch.Tensor:
+    """A_p(kappa) = I_{p/2}(kappa) / I_{p/2-1}(kappa) = E[mu^T x] under vMF(mu, kappa), as
+    fastspectral.vmf.mean_resultant_length; differentiable in kappa to any order."""
+    pv, kt, dtype = _vmf_prepare("vmf_mean_resultant_length", p, kappa)
+    return _VmfMeanResultant.apply(pv, kt).to(dtype)

@@ -1,0 +1,188 @@
+"""Kronecker products of tensors with autograd (exported by :mod:`fastspectral.torch`).
+
+``kron_matvec(factors, x, transpose=False)`` and ``kron_mode_product(factors, X, ...)`` are
+:mod:`fastspectral.kron`'s functions on torch tensors, differentiable with respect to x and
+every factor (to any order: the backward passes are themselves Kronecker products and an
+einsum).  For y = (A_1 ⊗ ... ⊗ A_d) x and an upstream gradient G = dL/dy:
+
+    dL/dx   = (A_1^H ⊗ ... ⊗ A_d^H) G
+    dL/dA_k = G_(k) Z_(k)^H,  Z = x with every factor but the k-th applied,
+
+where M_(k) is the mode-k unfolding (rows: axis k; columns: the batch and the other axes), so a
+factor's gradient costs one Kronecker product and one GEMM-shaped contraction.  (With H the
+conjugate transpose this is torch's convention for complex tensors too.)  An int n among the
+factors is the n x n identity, as in fastspectral.kron.
+
+CPU tensors run the C++ kernels on the tensors' memory; CUDA tensors run the CUDA kernels
+through cupy on torch's current stream (not yet run on a GPU).  All tensors are promoted to one
+dtype (float32, float64, complex64 or complex128; integers to the default float dtype) before
+the product; the conversions are differentiable, so gradients reach the original leaves.
+
+Example
+-------
+>>> import torch
+>>> from fastspectral.torch import kron_matvec
+>>> A = torch.randn(8, 8, requires_grad=True)
+>>> B = torch.randn(16, 16, requires_grad=True)
+>>> x = torch.randn(4, 128)
+>>> kron_matvec([A, B], x).square().sum().backward()
+>>> A.grad.shape, B.grad.shape
+(torch.Size([8, 8]), torch.Size([16, 16]))
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from . import kron as _kron
+from ._torch_device import cupy_on_torch_stream, device_view
+
+__all__ = ["kron_matvec", "kron_mode_product"]
+
+
+def _is_int(f: Any) -> bool:
+    return isinstance(f, (int, np.integer)) and not isinstance(f, bool)
+
+
+def _prepare(name: str, factors: Sequence[Any], x: Any) -> tuple[list[Any], torch.Tensor]:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"fastspectral.torch.{name}: x must be a tensor, got {type(x).__name__}")
+    if isinstance(factors, torch.Tensor) or not isinstance(factors, (list, tuple)):
+        raise TypeError(f"fastspectral.torch.{name}: factors must be a list or tuple of 2-D "
+                        "tensors and ints")
+    if len(factors) == 0:
+        raise ValueError(f"fastspectral.torch.{name}: factors is empty")
+    tensors = []
+    for i, f in enumerate(factors):
+        if _is_int(f):
+            continue
+        if not isinstance(f, torch.Tensor):
+            raise TypeError(f"fastspectral.torch.{name}: factors[{i}] must be a 2-D tensor or an "
+                            f"int (an identity), got {type(f).__name__}")
+        if f.dim() != 2:
+            raise ValueError(f"fastspectral.torch.{name}: factors[{i}] must be 2-D, got shape "
+                             f"{tuple(f.shape)}")
+        if f.device != x.device:
+            raise TypeError(f"fastspectral.torch.{name}: factors[{i}] is on {f.device} but x is "
+                            f"on {x.device}; pass all tensors on one device")
+        tensors.append(f)
+    dtype = x.dtype
+    for f in tensors:
+        dtype = torch.promote_types(dtype, f.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    if dtype in (torch.float16, torch.bfloat16):
+        raise TypeError(f"fastspectral.torch.{name}: {dtype} is not supported (float32, float64, "
+                        "complex64, complex128)")
+    out = [f if _is_int(f) else f.to(dtype) for f in factors]
+    return out, x.to(dtype)
+
+
+def _run(factors: list[Any], x: torch.Tensor, transpose: bool) -> torch.Tensor:
+    """fastspectral.kron.kron_matvec on the tensors' device; a new tensor."""
+    if x.is_cuda:
+        with cupy_on_torch_stream(x.device) as cp:
+            fac = [f if _is_int(f) else device_view(cp, f) for f in factors]
+            y = _kron.kron_matvec(fac, device_view(cp, x), transpose=transpose)
+            return torch.as_tensor(y, device=x.device)
+    fac = [f if _is_int(f) else f.detach().resolve_conj().resolve_neg().numpy() for f in factors]
+    xn = x.detach().resolve_conj().resolve_neg().numpy()
+    return torch.from_numpy(np.asarray(_kron.kron_matvec(fac, xn, transpose=transpose)))
+
+
+def _sides(factors: list[Any]) -> list[tuple[int, int]]:
+    return [(int(f), int(f)) if _is_int(f) else tuple(f.shape) for f in factors]
+
+
+class _KronMatvec(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spec: tuple[Any, ...], transpose: bool, x: torch.Tensor,
+                *tensors: torch.Tensor) -> torch.Tensor:
+        factors = _merge(spec, tensors)
+        ctx.spec, ctx.transpose = spec, transpose
+        ctx.save_for_backward(x, *tensors)
+        return _run(factors, x, transpose)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, *tensors = ctx.saved_tensors
+        factors = _merge(ctx.spec, tensors)
+        tr = ctx.transpose
+        need_x, need_f = ctx.needs_input_grad[2], ctx.needs_input_grad[3:]
+        gx = None
+        if need_x:
+            gx = _apply([f if _is_int(f) else f.conj() for f in factors], grad, not tr)
+        gfs = []
+        t = 0
+        sides = _sides(factors)
+        # axes of the result: m_j (n_j when transposed); of x: n_j (m_j)
+        out_sides = [n if tr else m for m, n in sides]
+        for k, f in enumerate(factors):
+            if _is_int(f):
+                continue
+            if not need_f[t]:
+                gfs.append(None)
+                t += 1
+                continue
+            m, n = sides[k]
+            in_k = m if tr else n
+            # Z: x with every factor but the k-th applied (identity of x's side at k)
+            others = list(factors)
+            others[k] = in_k
+            z = _apply(others, x, tr)
+            pre = math.prod(out_sides[:k])
+            post = math.prod(out_sides[k + 1:])
+            g4 = grad.reshape(-1, pre, out_sides[k], post)
+            z4 = z.reshape(-1, pre, in_k, post)
+            d = torch.einsum("bpiq,bpjq->ij", g4, z4.conj())
+            gfs.append(d.mT if tr else d)
+            t += 1
+        return (None, None, gx, *gfs)
+
+
+def _merge(spec: tuple[Any, ...], tensors: Sequence[torch.Tensor]) -> list[Any]:
+    """The factor list from spec (ints, and None where a tensor goes) and the tensors."""
+    it = iter(tensors)
+    return [s if s is not None else next(it) for s in spec]
+
+
+def _apply(factors: list[Any], x: torch.Tensor, transpose: bool) -> torch.Tensor:
+    spec = tuple(int(f) if _is_int(f) else None for f in factors)
+    tensors = [f for f in factors if not _is_int(f)]
+    return _KronMatvec.apply(spec, transpose, x, *tensors)
+
+
+def kron_matvec(factors: Sequence[Any], x: torch.Tensor, *,
+                transpose: bool = False) -> torch.Tensor:
+    """y = (A_1 ⊗ ... ⊗ A_d) x along the last axis of x (..., prod n_i) -> (..., prod m_i);
+    factors: 2-D tensors (m_i, n_i) or ints (identities); transpose applies A_i^T.
+    Differentiable in x and every factor."""
+    fac, xt = _prepare("kron_matvec", factors, x)
+    sides = _sides(fac)
+    want = math.prod((m if transpose else n) for m, n in sides)
+    if xt.dim() == 0 or xt.shape[-1] != want:
+        counts = [s[0] if transpose else s[1] for s in sides]
+        raise ValueError(f"fastspectral.torch.kron_matvec: x has shape {tuple(xt.shape)}; its "
+                         f"last axis must have length {want} (the product of the factors' "
+                         f"{'row' if transpose else 'column'} counts {counts})")
+    return _apply(fac, xt, bool(transpose))
+
+
+def kron_mode_product(factors: Sequence[Any], X: torch.Tensor, *,
+                      transpose: bool = False) -> torch.Tensor:
+    """Mode products on a grid X (..., n_1, ..., n_d) -> (..., m_1, ..., m_d); as kron_matvec
+    on the flattened trailing axes, differentiable in X and every factor."""
+    fac, xt = _prepare("kron_mode_product", factors, X)
+    sides = _sides(fac)
+    d = len(sides)
+    ins = [m if transpose else n for m, n in sides]
+    outs = [n if transpose else m for m, n in sides]
+    if xt.dim() < d or list(xt.shape[xt.dim() - d:]) != ins:
+        raise ValueError(f"fastspectral.torch.kron_mode_product: X has shape {tuple(xt.shape)}; "
+                         f"its last {d} axes must be {tuple(ins)}")
+    batch = xt.shape[:xt.dim() - d]
+    y = _apply(fac, xt.reshape(*batch, math.prod(ins)), bool(transpose))
+    return y.reshape(*batch, *outs)
