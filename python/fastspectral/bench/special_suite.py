@@ -27,10 +27,11 @@ users write today: an autograd Function around ``scipy.special.ive`` (forward on
 NumPy view, backward ``ive(v-1, x) - ive(v, x) (v + x) / x``, as in hyperspherical-VAE code),
 composed into ``log(Ive(v, x)) + x`` and ``(p/2-1) log k - p/2 log 2 pi - log Ive(p/2-1, k) - k``.
 Both sides run torch on the case's thread count (``torch.set_num_threads`` around each timed
-call, restored after it); SciPy itself stays single-threaded. Besides ``scipy_bad_fraction`` of the forward
-values they report ``grad_bad_fraction`` (the competitor's gradient is inf/nan where ours is
-finite), ``fs_grad_nonfinite_fraction`` and the max / median relative difference of the two
-gradients where both are finite and at least one is a normal number (not 0 or subnormal).
+call, restored after it); SciPy itself stays single-threaded. Besides ``scipy_bad_fraction`` of
+the forward values they report ``grad_bad_fraction`` (the competitor's gradient is inf/nan
+where ours is finite), ``fs_grad_nonfinite_fraction`` and the max / median relative difference
+of the two gradients where both are finite and at least one is a normal number (not 0 or
+subnormal).
 """
 from __future__ import annotations
 
