@@ -338,3 +338,138 @@ def test_gpu_cases(tmp_path: Path) -> None:
         assert ours["median_s"] > 0 and theirs["median_s"] > 0
         assert math.isclose(c["ratio"], theirs["median_s"] / ours["median_s"], rel_tol=1e-12)
     assert any(c["competitor"].startswith("cupyx") for c in cases)
+
+
+# --------------------------------------------------------------------------- torch cases
+
+def _torch_suite() -> Any:
+    """special_suite with its torch cases runnable, else skip."""
+    pytest.importorskip("torch")
+    from fastspectral.bench import special_suite
+
+    reason = special_suite.torch_unavailable()
+    if reason:
+        pytest.skip(reason)
+    return special_suite
+
+
+def test_torch_cases_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the environment switch the suite's cases are exactly the ones counted above;
+    with it the torch cases follow them (log_iv and ive on 5 input sets, the vmf normalizer on
+    the 4 vmf sets, 2 dtypes, each thread count)."""
+    from fastspectral.bench import special_suite as ss
+
+    config = bench.BenchConfig(quick=True, size_scale=0.01, threads=[1, 2], device="cpu")
+    monkeypatch.delenv(ss.TORCH_ENV, raising=False)
+    base = ss.cases(config)
+    assert base and not any(c.kernel in ss.TORCH_KERNELS for c in base)
+    monkeypatch.setenv(ss.TORCH_ENV, "1")
+    both = ss.cases(config)
+    assert [c.label() for c in both[:len(base)]] == [c.label() for c in base]
+    extra = both[len(base):]
+    if ss.torch_unavailable() is not None:
+        assert extra == []
+        return
+    assert len(extra) == (2 * 5 + 4) * 2 * 2
+    assert {c.kernel for c in extra} == set(ss.TORCH_KERNELS)
+    assert {c.input for c in extra if "vmf" in c.kernel} == {f"vmf-p{p}" for p in ss.VMF_DIMS}
+    assert all(c.competitor_threads == c.threads for c in extra)
+    monkeypatch.setenv(ss.TORCH_ENV, "0")
+    assert len(ss.cases(config)) == len(base)
+    assert ss.torch_cases(bench.BenchConfig(device="gpu")) == []
+
+
+def test_torch_cases_skip_cleanly_without_torch(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from fastspectral.bench import special_suite as ss
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    monkeypatch.setenv(ss.TORCH_ENV, "1")
+    assert ss.torch_unavailable() is not None
+    config = bench.BenchConfig(quick=True, size_scale=0.01, threads=[1], device="cpu")
+    assert ss.torch_cases(config) == []
+    assert "no torch cases: torch does not import" in capsys.readouterr().err
+    cases = ss.cases(config)
+    assert cases and not any(c.kernel in ss.TORCH_KERNELS for c in cases)
+
+
+def test_torch_competitor_gradient() -> None:
+    """The scipy-backed autograd Function differentiates right where ive is representable
+    (numerical gradcheck), and its log_iv / vmf normalizer compositions give the textbook
+    values."""
+    import scipy.special as sc
+    import torch
+
+    ss = _torch_suite()
+    ive = ss.scipy_ive_function()
+    v = torch.tensor([0.25, 2.5, 10.0, 40.0], dtype=torch.float64)
+    x = torch.tensor([0.3, 4.0, 30.0, 12.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: ive.apply(v, x), (x,))
+    assert torch.autograd.gradcheck(lambda x: ive.apply(3.5, x), (x,))   # scalar order
+    np.testing.assert_allclose(ss.scipy_log_iv(v, x).detach().numpy(),
+                               np.log(sc.iv(v.numpy(), x.detach().numpy())), rtol=1e-13)
+    k = torch.tensor([5.0, 50.0], dtype=torch.float64, requires_grad=True)
+    p = 6
+    got = ss.scipy_vmf_log_normalizer(p, k)
+    kn = k.detach().numpy()
+    want = (p / 2 - 1) * np.log(kn) - p / 2 * np.log(2 * np.pi) - np.log(sc.iv(p / 2 - 1, kn))
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-13)
+    (g,) = torch.autograd.grad(got.sum(), k)   # d/dk log C_p = -I_{p/2}/I_{p/2-1}
+    np.testing.assert_allclose(g.numpy(), -sc.iv(p / 2, kn) / sc.iv(p / 2 - 1, kn), rtol=1e-12)
+    x32 = torch.tensor([1.0, 2.0], dtype=torch.float32)
+    assert ive.apply(torch.tensor([1.5, 2.5], dtype=torch.float32), x32).dtype == torch.float32
+
+
+def test_torch_cases_run_tiny() -> None:
+    """Every torch case runs on a few hundred elements; torch's thread count is the case's
+    during each timed call and comes back after it; the metrics show what the cases are for: the
+    competitor's gradient is lost where ive underflows (loguniform, vmf-p32768) and agrees
+    with ours where it does not (vmf-p512, float64)."""
+    import torch
+
+    ss = _torch_suite()
+    config = bench.BenchConfig(quick=True, size_scale=0.01, threads=[1], device="cpu")
+    cases = ss.torch_cases(config)
+    settings = _harness.RunSettings(min_repeats=2, max_repeats=2, budget_s=0.0,
+                                    min_sample_s=0.0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+        prep = cases[0].prepare()
+        real_grad = torch.autograd.grad
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            seen.append(torch.get_num_threads())
+            return real_grad(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch.autograd, "grad", spy)
+            prep.ours()
+            prep.theirs()
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        results = {(r.case.kernel, r.case.dtype, r.case.input): r
+                   for r in (_harness.time_case(c, settings) for c in cases)}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    keys = {"scipy_bad_fraction", "fs_nonfinite_fraction", "grad_bad_fraction",
+            "fs_grad_nonfinite_fraction", "grad_max_rel_diff", "grad_median_rel_diff"}
+    for r in results.values():
+        assert set(r.metrics) == keys
+        assert r.ours.median_s > 0 and r.theirs.median_s > 0 and r.ours.repeats == 2
+        assert r.metrics["fs_grad_nonfinite_fraction"] == 0.0
+        assert r.metrics["fs_nonfinite_fraction"] == 0.0
+        assert 0.0 <= r.metrics["grad_bad_fraction"] <= 1.0
+        json.dumps(r.to_json())
+    log_iv = results["torch.log_iv fwd+bwd", "f64", "loguniform"].metrics
+    assert 0.05 < log_iv["grad_bad_fraction"] < 0.95
+    assert log_iv["grad_max_rel_diff"] < 1e-8    # where both are finite they agree
+    vmf = results["torch.vmf_log_normalizer fwd+bwd", "f64", "vmf-p32768"].metrics
+    assert vmf["grad_bad_fraction"] > 0.5 and vmf["scipy_bad_fraction"] > 0.5
+    for kernel in ss.TORCH_KERNELS:
+        small = results[kernel, "f64", "vmf-p512"].metrics
+        assert small["grad_bad_fraction"] == 0.0 and small["scipy_bad_fraction"] == 0.0
+        assert small["grad_max_rel_diff"] < 1e-6
+    # ive itself stays finite (it underflows to 0 on both sides): no lost gradients
+    assert results["torch.ive fwd+bwd", "f64", "loguniform"].metrics["grad_bad_fraction"] == 0.0

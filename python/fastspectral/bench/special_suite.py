@@ -17,12 +17,29 @@ result is 0, inf or nan (its log is then useless) -- this, not only speed, is th
 With a CUDA build, a visible GPU and cupy, GPU cases are added: the general-order functions
 on the GPU against SciPy on one CPU thread (there is no GPU competitor), and i0/i0e/i1/i1e/
 k0/k0e/k1/k1e against ``cupyx.scipy.special``.
+
+Torch autograd cases (only with ``FASTSPECTRAL_BENCH_TORCH=1`` in the environment, see
+:data:`TORCH_ENV`, or through :func:`torch_cases`; none when torch does not import): forward
+and backward (``torch.autograd.grad`` of ``y.sum()`` with respect to x) of
+``fastspectral.torch.log_iv`` / ``ive`` on every input set and of
+``fastspectral.torch.vmf_log_normalizer(p, kappa)`` on the ``vmf-p<P>`` sets, against what torch
+users write today: an autograd Function around ``scipy.special.ive`` (forward on the tensor's
+NumPy view, backward ``ive(v-1, x) - ive(v, x) (v + x) / x``, as in hyperspherical-VAE code),
+composed into ``log(Ive(v, x)) + x`` and ``(p/2-1) log k - p/2 log 2 pi - log Ive(p/2-1, k) - k``.
+Both sides run torch on the case's thread count (``torch.set_num_threads`` around each timed
+call, restored after it); SciPy itself stays single-threaded. Besides ``scipy_bad_fraction`` of
+the forward values they report ``grad_bad_fraction`` (the competitor's gradient is inf/nan
+where ours is finite), ``fs_grad_nonfinite_fraction`` and the max / median relative difference
+of the two gradients where both are finite and at least one is a normal number (not 0 or
+subnormal).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,4 +288,199 @@ def cases(config: BenchConfig) -> list[Case]:
                 if label == "loguniform":
                     out += [_gpu_vs_cupyx_case(name, label, n, params, dtype, config.seed)
                             for name in ORDER01 if hasattr(csc, name)]
+    if os.environ.get(TORCH_ENV, "0") not in ("", "0", "false", "False"):
+        out += torch_cases(config)
+    return out
+
+
+# --------------------------------------------------------------------------- torch autograd
+
+#: Set to 1 to add the torch autograd cases to :func:`cases` (off by default: they need torch
+#: and are a different question from the NumPy-ufunc cases: what an autograd user pays).
+TORCH_ENV = "FASTSPECTRAL_BENCH_TORCH"
+
+#: kernel name -> (the competitor's description, input sets it runs on: None = all).
+TORCH_KERNELS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "torch.log_iv fwd+bwd": ("torch Function(scipy ive): log(Ive)+x", None),
+    "torch.ive fwd+bwd": ("torch Function(scipy ive): Ive", None),
+    "torch.vmf_log_normalizer fwd+bwd": (
+        "torch Function(scipy ive): (p/2-1)log k-p/2 log 2pi-log Ive-k",
+        tuple(f"vmf-p{p}" for p in VMF_DIMS)),
+}
+
+
+def torch_unavailable() -> str | None:
+    """Why the torch cases cannot run here (None when they can)."""
+    try:
+        import torch  # noqa: F401
+
+        import fastspectral.torch as fst
+    except Exception as e:  # ImportError, or a torch build that fails to load
+        return f"torch does not import ({e.__class__.__name__}: {e})"
+    missing = [f for f in ("log_iv", "ive", "vmf_log_normalizer") if not hasattr(fst, f)]
+    if missing:
+        return f"fastspectral.torch has no {', '.join(missing)} (an older fastspectral)"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def scipy_ive_function() -> Any:
+    """The competitor: a ``torch.autograd.Function`` around ``scipy.special.ive``.
+
+    ``apply(v, x)`` with x a CPU tensor (n,) and v a tensor broadcasting with it or a Python
+    number returns ``ive(v, x)`` as a tensor of x's dtype. The backward is
+    d/dx [e^{-x} I_v(x)] = ive(v-1, x) - ive(v, x) (v + x) / x, the formula of the
+    hyperspherical-VAE implementations; it reuses the saved forward value instead of calling
+    scipy again for ive(v, x), which only makes the competitor faster. v gets no gradient.
+    """
+    import scipy.special as sc
+    import torch
+
+    def host(a: Any) -> Any:
+        return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+
+    class ScipyIve(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, v: Any, x: Any) -> Any:
+            out = torch.from_numpy(np.asarray(sc.ive(host(v), host(x))))
+            out = out.to(device=x.device, dtype=x.dtype)
+            ctx.v = v
+            ctx.save_for_backward(x, out)
+            return out
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> tuple[None, Any]:
+            x, out = ctx.saved_tensors
+            v = ctx.v
+            return None, grad * (ScipyIve.apply(v - 1, x) - out * (v + x) / x)
+
+    return ScipyIve
+
+
+def scipy_log_iv(v: Any, x: Any) -> Any:
+    """The competitor's log I_v(x) = log(Ive(v, x)) + x."""
+    import torch
+
+    return torch.log(scipy_ive_function().apply(v, x)) + x
+
+
+def scipy_vmf_log_normalizer(p: int, kappa: Any) -> Any:
+    """The competitor's log C_p(kappa) = (p/2-1) log kappa - p/2 log(2 pi) - log I_{p/2-1}(kappa)
+    with log I from the scipy Function (log Ive + kappa)."""
+    import torch
+
+    nu = p / 2 - 1
+    return (nu * torch.log(kappa) - p / 2 * float(np.log(2 * np.pi))
+            - torch.log(scipy_ive_function().apply(nu, kappa)) - kappa)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch on ``threads`` threads inside the block, the previous count after it.
+
+    Entered around every timed call (get + 2 sets cost under 1 us, against calls of
+    milliseconds) rather than once in ``prepare``: Prepared has no teardown hook, and a
+    restore run after the harness's OpenMP limit is lifted would put back the limit's value
+    (torch and fastspectral can share one libgomp, which that limit also sets).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _grad_metrics(log_output: bool, log_ref: Callable[[], np.ndarray] | None
+                  ) -> Callable[[Any, Any], dict[str, float]]:
+    """Metrics of (value, gradient) pairs: the forward value's scipy_bad_fraction (against
+    ``log_ref()``, our log-domain value, or our own value when that is a log), and how the
+    gradients compare."""
+    def metrics(ours: Any, theirs: Any) -> dict[str, float]:
+        (y_ours, g_ours), (y_theirs, g_theirs) = ours, theirs
+        y_ours, g_ours = y_ours.numpy(), g_ours.numpy()
+        y_theirs, g_theirs = y_theirs.numpy(), g_theirs.numpy()
+        ref = y_ours if log_ref is None else log_ref()
+        out = _bad_fraction(ref, y_theirs, log_output)
+        good = np.isfinite(g_ours)
+        bad = ~np.isfinite(g_theirs)
+        n_good = int(good.sum())
+        a, b = g_ours.astype(np.float64), g_theirs.astype(np.float64)
+        scale = np.maximum(np.abs(a), np.abs(b))
+        # Pairs where both are subnormal or zero (ive's gradient at its underflow edge: 5e-322
+        # against 0) would read as 100% apart; they say nothing about either formula.
+        compare = good & ~bad & (scale >= np.finfo(g_ours.dtype).tiny)
+        rel = np.abs(a[compare] - b[compare]) / scale[compare]
+        out.update({
+            "grad_bad_fraction": float((bad & good).sum() / n_good) if n_good else float("nan"),
+            "fs_grad_nonfinite_fraction": float(1.0 - n_good / max(g_ours.size, 1)),
+            "grad_max_rel_diff": float(rel.max()) if rel.size else float("nan"),
+            "grad_median_rel_diff": float(np.median(rel)) if rel.size else float("nan"),
+        })
+        return out
+
+    return metrics
+
+
+def _torch_case(kernel: str, label: str, n: int, params: dict[str, Any], dtype: str,
+                threads: int, seed: int) -> Case:
+    competitor = TORCH_KERNELS[kernel][0]
+
+    def prepare() -> Prepared:
+        import torch
+
+        import fastspectral.torch as fst
+        from fastspectral import special
+
+        v, x = make_inputs(label, n, dtype, seed)
+        # copies: torch.from_numpy warns on the shared read-only arrays
+        vt, xt = torch.tensor(v), torch.tensor(x).requires_grad_(True)
+        log_ref: Callable[[], np.ndarray] | None = None
+        if kernel == "torch.log_iv fwd+bwd":
+            ours_f, theirs_f = fst.log_iv, scipy_log_iv
+            log_output = True
+        elif kernel == "torch.ive fwd+bwd":
+            ours_f, theirs_f = fst.ive, scipy_ive_function().apply
+            log_output = False
+            log_ref = lambda: np.asarray(special.log_ive(v, x))  # noqa: E731
+        else:
+            p = int(params["p"])
+            ours_f = lambda _, k: fst.vmf_log_normalizer(p, k)  # noqa: E731
+            theirs_f = lambda _, k: scipy_vmf_log_normalizer(p, k)  # noqa: E731
+            log_output = True
+
+        def fwd_bwd(f: Callable[[Any, Any], Any]) -> Callable[[], tuple[Any, Any]]:
+            def run() -> tuple[Any, Any]:
+                with _torch_threads(threads):
+                    y = f(vt, xt)
+                    (g,) = torch.autograd.grad(y.sum(), xt)
+                return y.detach(), g
+            return run
+
+        return Prepared(ours=fwd_bwd(ours_f), theirs=fwd_bwd(theirs_f),
+                        metrics=_grad_metrics(log_output, log_ref))
+
+    return Case(suite=NAME, kernel=kernel, competitor=competitor, input=label, n=n,
+                dtype=dtype, threads=threads, competitor_threads=threads, prepare=prepare,
+                params=params)
+
+
+def torch_cases(config: BenchConfig) -> list[Case]:
+    """The torch autograd cases (CPU) for every thread count, dtype and input set; [] with a
+    note on stderr when torch or fastspectral.torch's Bessel functions are missing."""
+    if config.device not in ("cpu", "all"):
+        return []
+    reason = torch_unavailable()
+    if reason:
+        print(f"special: no torch cases: {reason}", file=sys.stderr)
+        return []
+    out: list[Case] = []
+    for threads in config.threads:
+        for dtype in DTYPES:
+            for label, n, params in input_sets(config):
+                out += [_torch_case(k, label, n, params, dtype, threads, config.seed)
+                        for k, (_, inputs) in TORCH_KERNELS.items()
+                        if inputs is None or label in inputs]
     return out
