@@ -24,8 +24,8 @@
 //   * log_ive uses (r - x) = v * v/(r+x) and log((v+r)/x) = log1p((v/x)(1 + v/(r+x))) for x >= v, so
 //     v eta - x never cancels (it has no zero).
 //  iv_ratio I_v/I_{v-1}
-//   * x <= max(R0, kCfFrac * v): Gauss continued fraction x/(2v + x^2/(2(v+1) + ...)), modified
-//     Lentz; converges in a few terms for x << v, <= ~70 terms at x ~ R0, v small.
+//   * x <= max(R0, kCfFrac * v): Gauss continued fraction x/(2v + x^2/(2(v+1) + ...)) by the
+//     convergents' forward recurrences; a few terms for x << v, <= ~80 terms at x ~ R0, v small.
 //   * otherwise: exp of the difference of the two Debye expressions, every piece rewritten as a
 //     difference that is formed without cancellation (r_a - r_b = (a-b)(a+b)/(r_a+r_b), ...).
 //  log_iv_dx = iv_ratio(v+1, x) + v/x (both positive).
@@ -89,6 +89,7 @@ struct BesselITraits<double> {
   static constexpr double kHugeArg = 0x1p1020;   // beyond: v + r could overflow (log_i_huge)
   static constexpr double kCfTol = 2.2e-16;
   static constexpr double kCfFrac = 0.5;
+  static constexpr double kCfBig = 0x1p300;  // the CF's convergents are rescaled above this
   static constexpr double kZ0Hi = 6.62743419349181573e-01;  // zero of eta, split hi + lo
   static constexpr double kZ0Lo = 8.15532379050126712e-18;
 };
@@ -106,6 +107,7 @@ struct BesselITraits<float> {
   static constexpr float kHugeArg = 0x1p124f;  // beyond: v + r could overflow (done in double)
   static constexpr float kCfTol = 1.2e-7f;
   static constexpr float kCfFrac = 0.5f;
+  static constexpr float kCfBig = 0x1p40f;
   static constexpr float kZ0Hi = 0.6627434f;
   static constexpr float kZ0Lo = 2.9742706e-08f;
 };
@@ -372,24 +374,41 @@ FS_HOST_DEVICE T log_ive_nonneg(T v, T x) {
   return log_ive_debye(v, x, r);
 }
 
-// Gauss continued fraction for I_v/I_{v-1} = x / (2v + x^2/(2(v+1) + x^2/(2(v+2) + ...))).
+// Gauss continued fraction for I_v/I_{v-1} = x / f, f = 2v + x^2/(2(v+1) + x^2/(2(v+2) + ...)),
+// by the fundamental recurrences of its convergents A_j / B_j (A_j = b_j A_{j-1} + a A_{j-2}, the
+// same for B; b_j = 2(v + j), a = x^2): one multiply-add chain per step where the modified Lentz
+// form had two dependent divisions (3-4x fewer cycles per term; up to ~80 terms near x = 24).
+// Every term is positive, so the recurrences are stable, and A_j B_{j-1} - A_{j-1} B_j = -(-a)^j
+// gives the relative change of the convergent, a^j / (A_j B_{j-1}), without a division.  A_j
+// (the largest of the four: A_j / B_j >= 2v >= 1) is kept below kCfBig by exact power-of-two
+// rescaling; p = a^j is rescaled with A B (by the square), so the test is unchanged by it.
 template <class T>
 FS_HOST_DEVICE T iv_ratio_cf(T v, T x) {
   using Tr = BesselITraits<T>;
   const T a = x * x;
-  const T tiny = T(1e-30);
-  T f = T(2) * v, c = f, d = T(0);
+  const T big = Tr::kCfBig, scale = T(1) / Tr::kCfBig;
+  T a_prev = T(1), a_cur = T(2) * v;  // A_{-1}, A_0
+  T b_prev = T(0), b_cur = T(1);      // B_{-1}, B_0
+  T p = T(1);
   for (int j = 1; j < 500; ++j) {
-    const T b = T(2) * (v + T(j));
-    d = b + a * d;
-    c = b + a / c;
-    if (c == T(0)) c = tiny;
-    d = T(1) / d;
-    const T delta = c * d;
-    f *= delta;
-    if (math::fabs(delta - T(1)) <= Tr::kCfTol) break;
+    const T bj = T(2) * (v + T(j));
+    const T a_next = math::fma(bj, a_cur, a * a_prev);
+    const T b_next = math::fma(bj, b_cur, a * b_prev);
+    a_prev = a_cur;
+    a_cur = a_next;
+    b_prev = b_cur;
+    b_cur = b_next;
+    p *= a;
+    if (p <= Tr::kCfTol * a_cur * b_prev) break;
+    if (a_cur > big) {
+      a_prev *= scale;
+      a_cur *= scale;
+      b_prev *= scale;
+      b_cur *= scale;
+      p *= scale * scale;
+    }
   }
-  return x / f;
+  return x * b_cur / a_cur;
 }
 
 // I_v(x)/I_{v-1}(x) for v >= 0.5, x > 0.
