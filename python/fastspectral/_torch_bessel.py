@@ -59,7 +59,7 @@ import torch
 
 from . import special as _special
 from . import vmf as _vmf
-from ._torch_device import cupy_on_torch_stream, device_view
+from ._torch_device import FastApplyFunction, cupy_on_torch_stream, device_view
 
 __all__ = ["log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve", "log_iv_dx",
            "log_kv_dx", "iv_ratio", "vmf_log_normalizer", "vmf_mean_resultant_length"]
@@ -240,7 +240,7 @@ def _derivative(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) ->
     return _DERIVATIVE[name](v, x, y)
 
 
-class _BesselFunction(torch.autograd.Function):
+class _BesselFunction(FastApplyFunction):
     """One of the binary functions; the backward is differentiable (see _DERIVATIVE).  Written
     in torch.func's form (setup_context, jvp, vmap), so torch.func.grad / jacrev / jacfwd /
     hessian / vmap work as well as .backward()."""
@@ -359,7 +359,7 @@ def _p_tensor(p: Any, kappa: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(p, dtype=kappa.dtype, device=kappa.device)
 
 
-class _VmfLogNormalizer(torch.autograd.Function):
+class _VmfLogNormalizer(FastApplyFunction):
     @staticmethod
     def forward(p: Any, kappa: torch.Tensor) -> torch.Tensor:
         return _vmf_call(_vmf.log_normalizer, p, kappa).to(kappa.dtype)
@@ -380,7 +380,7 @@ class _VmfLogNormalizer(torch.autograd.Function):
         return None, _sum_to(-grad * _VmfMeanResultant.apply(ctx.p, kappa)[0], kappa)
 
 
-class _VmfMeanResultant(torch.autograd.Function):
+class _VmfMeanResultant(FastApplyFunction):
     @staticmethod
     def forward(p: Any, kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a, gap = _vmf_call(_ap_and_gap, p, kappa)

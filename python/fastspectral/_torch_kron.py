@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from . import kron as _kron
-from ._torch_device import cupy_on_torch_stream, device_view
+from ._torch_device import FastApplyFunction, cupy_on_torch_stream, device_view
 
 __all__ = ["kron_matvec", "kron_mode_product"]
 
@@ -99,7 +99,7 @@ def _sides(factors: list[Any]) -> list[tuple[int, int]]:
     return [(int(f), int(f)) if _is_int(f) else tuple(f.shape) for f in factors]
 
 
-class _KronMatvec(torch.autograd.Function):
+class _KronMatvec(FastApplyFunction):
     # torch.func form (setup_context, vmap): torch.func.grad / jacrev / vmap work too
     @staticmethod
     def forward(spec: tuple[Any, ...], transpose: bool, x: torch.Tensor,
