@@ -473,3 +473,46 @@ def test_torch_cases_run_tiny() -> None:
         assert small["grad_max_rel_diff"] < 1e-6
     # ive itself stays finite (it underflows to 0 on both sides): no lost gradients
     assert results["torch.ive fwd+bwd", "f64", "loguniform"].metrics["grad_bad_fraction"] == 0.0
+
+
+def test_kron_torch_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kron suite's torch front-end cases: every shape with both kinds, outputs and every
+    gradient agreeing with the torch shuffle + autograd, torch's thread count restored, and no
+    cases (and no error) when torch cannot be imported."""
+    torch = pytest.importorskip("torch")
+    from fastspectral.bench import kron_suite
+
+    config = bench.BenchConfig(quick=True, size_scale=0.01, threads=[1], device="cpu")
+    cases = kron_suite.torch_cases(config)
+    labels = {label for label, _ in kron_suite.SHAPES}
+    assert {c.kernel for c in cases} == {f"torch kron {s} {k}" for s in labels
+                                        for k in kron_suite.TORCH_KINDS}
+    assert all(c.threads == c.competitor_threads == 1 and c.dtype == "f64" for c in cases)
+    assert {c.kernel for c in kron_suite.cases(config)} >= {c.kernel for c in cases}
+
+    before = torch.get_num_threads()
+    settings = bench.RunSettings(min_repeats=1, max_repeats=1, budget_s=0.0, min_sample_s=0.0)
+    # the smallest inputs: one with rectangular factors, one with square ones, both kinds
+    small = [c for c in cases if c.params["shape"] in ("(16x8)^4", "128^2") and c.params["M"] == 1]
+    assert len(small) == 4
+    for case in small:
+        res = _harness.time_case(case, settings)
+        n_fac = 4 if case.params["shape"] == "(16x8)^4" else 2
+        want = {"rel_y"} if case.params["kind"] == "forward" else (
+            {"rel_y", "rel_dx"} | {f"rel_dA{k}" for k in range(1, n_fac + 1)})
+        assert set(res.metrics) == want
+        assert all(0 <= v < 1e-12 for v in res.metrics.values()), res.metrics
+        assert res.ours.median_s > 0 and res.theirs.median_s > 0
+    assert torch.get_num_threads() == before
+
+    # the competitor itself against a dense Kronecker product (a wrong transpose would show)
+    g = torch.Generator().manual_seed(1)
+    fac = [torch.randn(3, 2, generator=g, dtype=torch.float64),
+           torch.randn(2, 4, generator=g, dtype=torch.float64)]
+    x = torch.randn(5, 8, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(kron_suite.torch_shuffle(fac, x.mT),
+                               torch.kron(*fac) @ x.mT)
+
+    monkeypatch.setitem(sys.modules, "torch", None)   # import torch -> ImportError
+    assert kron_suite.torch_cases(config) == []
+    assert not any(c.kernel.startswith("torch") for c in kron_suite.cases(config))

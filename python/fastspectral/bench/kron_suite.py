@@ -7,6 +7,10 @@ Competitors, all in this process on identical inputs (float64):
   gemm_equivalent numpy matmul of two s x s matrices with about the same flop count (the
                   machine's BLAS rate: a ceiling for "GEMM-class" code)
 
+and, when torch imports, fastspectral.torch.kron_matvec against the same shuffle algorithm written
+in torch with autograd for the backward (kernels "torch kron <shape> fwd+bwd" and "... forward";
+see torch_cases).
+
 Rates are GFLOP/s with flops = 2 M N sum(n_i) for square factors (for rectangular ones the flops
 of the cheapest factor order).  Shapes follow the literature (FastKron, PPoPP 2024) scaled to a
 2-core machine: M in {1, 16, 256} with 8^6, 16^4, 32^3, 64^3, 128^2 and rectangular 16 x 8
@@ -24,9 +28,10 @@ active) removed the stalls.  Record which was used with the numbers.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -182,7 +187,10 @@ NOTE = ("Competitors use NumPy's BLAS limited to the same thread count as fastsp
         "matmul of about the same flop count, so the ratio is our rate / the BLAS rate. "
         "flops = 2 M N sum(n_i) (square factors). GPU cases: the shuffle and tensordot on cupy "
         "(cuBLAS), and a device copy of one read of x plus one write of y (ratio = our fraction "
-        "of the memory-bandwidth bound).")
+        "of the memory-bandwidth bound). 'torch kron' cases: fastspectral.torch.kron_matvec vs the "
+        "shuffle in torch (backward by autograd), torch threads = ours; fwd+bwd = y, dL/dx and "
+        "dL/dA_k for every factor from a fixed upstream gradient, nominal flops 3x the "
+        "product's; rel_* = max relative difference of y and of each gradient.")
 
 _COMPETITOR_LABELS = {"numpy_shuffle": "numpy shuffle", "tensordot": "numpy tensordot",
                       "gemm_equivalent": "gemm rate"}
@@ -283,7 +291,8 @@ def _gpu_cases(quick: bool, dtype: str, seed: int) -> list[Any]:
 
 def cases(config: Any) -> list[Any]:
     """Harness entry point: every shape x batch x competitor, for each thread count; GPU cases
-    (float64 and float32) when a device and cupy are present."""
+    (float64 and float32) when a device and cupy are present; then the torch front-end cases
+    (:func:`torch_cases`) when torch imports."""
     out: list[Any] = []
     if config.device in ("cpu", "all"):
         dcases = cases_dicts(config.quick or config.size_scale < 1)
@@ -295,6 +304,204 @@ def cases(config: Any) -> list[Any]:
         if gpu_available():
             for dtype in ("float64", "float32"):
                 out += _gpu_cases(config.quick or config.size_scale < 1, dtype, config.seed)
+    out += torch_cases(config)
+    return out
+
+
+# --------------------------------------------------------------------------- torch front end
+# fastspectral.torch.kron_matvec (C++ kernels on the tensors' memory, backward = Kronecker
+# products + one contraction per factor) against what torch users run today: the shuffle
+# algorithm written in torch, as linear_operator's KroneckerProductLinearOperator._matmul does
+# it (vectors as columns), with torch autograd for the backward.  Each side gets the same
+# vectors in its own layout: ours x (M, N), theirs x^T (N, M), made before timing.  Two kernels
+# per input:
+#   "fwd+bwd"  y = kron(factors) x, then dL/dx and dL/dA_k for every factor from a fixed
+#              upstream gradient g (torch.autograd.grad(y, [x, A_1, ..., A_d], g)): x and all
+#              factors require grad
+#   "forward"  the product alone under torch.no_grad()
+# torch's intra-op threads = fastspectral's thread count, set around each timed block and
+# restored after it.  Metrics: max |ours - theirs| / max |theirs| of y and of every gradient.
+# The nominal flop count of fwd+bwd is 3 x the product's (forward, dx, and the factor
+# gradients each cost about one product in the shuffle algorithm).
+
+TORCH_KINDS = ("fwd+bwd", "forward")
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def torch_shuffle(factors: list[Any], xc: Any) -> Any:
+    """The shuffle algorithm on torch tensors in linear_operator's orientation: xc holds the
+    vectors as columns, (prod n_i, t) -> (prod m_i, t); first factor first, per factor a
+    reshape to (n, rest), A @ that, and a transpose of (m, rest / t, t) to (rest / t, m, t)
+    made contiguous.  Differentiable through torch autograd."""
+    t = xc.shape[-1]
+    res = xc
+    for A in factors:
+        m, n = A.shape
+        res = (A @ res.reshape(n, -1)).reshape(m, -1, t).transpose(0, 1).reshape(-1, t)
+    return res
+
+
+@contextlib.contextmanager
+def _torch_threads(torch: Any, threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _torch_cpu_timer(torch: Any, threads: int) -> Any:
+    """cpu_timer with torch's thread count set (outside the timed loop) and restored."""
+    def timer(fn: Callable[[], Any], number: int) -> float:
+        with _torch_threads(torch, threads):
+            return cpu_timer(fn, number)
+    return timer
+
+
+def _torch_cuda_timer(fn: Callable[[], Any], number: int) -> float:
+    """Device time per call, from CUDA events on torch's current stream (the stream
+    fastspectral.torch launches its kernels on)."""
+    import torch
+
+    stream = torch.cuda.current_stream()
+    stream.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(stream)
+    for _ in range(number):
+        fn()
+    end.record(stream)
+    end.synchronize()
+    return start.elapsed_time(end) * 1e-3 / number
+
+
+def _torch_rel(a: Any, b: Any) -> float:
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    return float((a - b).abs().max() / max(float(b.abs().max()), 1e-300))
+
+
+def _torch_prepare(shapes: list[tuple[int, int]], M: int, kind: str, device: str, dtype: str,
+                   seed: int, threads: int | None) -> Any:
+    """Inputs on `device` and the two closures of one torch case (see the block comment)."""
+    from . import Prepared
+
+    torch = _torch()
+    import fastspectral.torch as ft
+
+    rng = np.random.default_rng(seed)
+    grad = kind == "fwd+bwd"
+    tdtype = getattr(torch, dtype)
+
+    def tensor(shape: tuple[int, ...], leaf: bool) -> Any:
+        return torch.tensor(rng.standard_normal(shape), dtype=tdtype, device=device,
+                            requires_grad=leaf)
+
+    fac = [tensor(s, grad) for s in shapes]
+    x = tensor((M, math.prod(n for _, n in shapes)), grad)
+    # the competitor gets the same vectors as columns, its native layout (no transpose timed)
+    xc = x.detach().mT.contiguous().requires_grad_(grad)
+    if grad:
+        g = tensor((M, math.prod(m for m, _ in shapes)), False)
+        gc = g.mT.contiguous()
+
+        def ours() -> tuple[Any, ...]:
+            y = ft.kron_matvec(fac, x)
+            return (y.detach(), *torch.autograd.grad(y, [x, *fac], g))
+
+        def theirs() -> tuple[Any, ...]:
+            y = torch_shuffle(fac, xc)
+            dxc, *dfac = torch.autograd.grad(y, [xc, *fac], gc)
+            return (y.detach().mT, dxc.mT, *dfac)
+        names = ["y", "dx"] + [f"dA{k + 1}" for k in range(len(fac))]
+    else:
+        def ours() -> tuple[Any, ...]:
+            with torch.no_grad():
+                return (ft.kron_matvec(fac, x),)
+
+        def theirs() -> tuple[Any, ...]:
+            with torch.no_grad():
+                return (torch_shuffle(fac, xc).mT,)
+        names = ["y"]
+
+    def metrics(a: tuple[Any, ...], b: tuple[Any, ...]) -> dict[str, float]:
+        return {f"rel_{k}": _torch_rel(p, q) for k, p, q in zip(names, a, b, strict=True)}
+
+    timer = _torch_cuda_timer if device == "cuda" else _torch_cpu_timer(torch, threads)
+    return Prepared(ours=ours, theirs=theirs, ours_timer=timer, theirs_timer=timer,
+                    metrics=metrics)
+
+
+def _torch_inputs(quick: bool, gpu: bool) -> list[tuple[str, list[tuple[int, int]], int, int]]:
+    """(label, shapes, M, requested M) with the CPU (or GPU) cases' size cut."""
+    if gpu:
+        cap = (1 << 20) if quick else (1 << 26)
+    else:
+        cap = (1 << 19) if quick else (1 << 22)
+    batches = (1, 16) if quick else BATCHES
+    out = []
+    for label, shapes in SHAPES:
+        N = max(math.prod(n for _, n in shapes), math.prod(m for m, _ in shapes))
+        seen: set[int] = set()
+        for M0 in batches:
+            M = max(1, min(M0, cap // N))
+            if M not in seen:
+                seen.add(M)
+                out.append((label, shapes, M, M0))
+    return out
+
+
+def torch_cases(config: Any) -> list[Any]:
+    """fastspectral.torch.kron_matvec vs the torch shuffle (forward, and forward + backward by
+    autograd), float64 on the CPU for each thread count; float64 and float32 CUDA tensors when
+    the GPU cases run and torch sees a CUDA device.  Empty when torch does not import."""
+    from . import Case
+
+    torch = _torch()
+    if torch is None:
+        return []
+    quick = config.quick or config.size_scale < 1
+    tv = torch.__version__.split("+")[0]
+    competitor = {"fwd+bwd": f"torch {tv} shuffle + autograd", "forward": f"torch {tv} shuffle"}
+    out: list[Any] = []
+
+    def add(label: str, shapes: list[tuple[int, int]], M: int, M0: int, kind: str, device: str,
+            dtype: str, threads: int | None) -> None:
+        N_in = math.prod(n for _, n in shapes)
+        flops = kron_flops(M, shapes) * (3 if kind == "fwd+bwd" else 1)
+        params = {"shape": label, "M": M, "requested_M": M0, "N": N_in, "dtype": dtype,
+                  "kind": kind, "flops": flops, "torch": torch.__version__}
+        out.append(Case(suite=NAME, kernel=f"torch kron {label} {kind}",
+                        competitor=competitor[kind], input=f"M={M}", n=M * N_in,
+                        dtype="f64" if dtype == "float64" else "f32", threads=threads,
+                        competitor_threads=threads,
+                        prepare=lambda: _torch_prepare(shapes, M, kind, device, dtype,
+                                                       config.seed, threads),
+                        device="gpu" if device == "cuda" else "cpu",
+                        competitor_device="gpu" if device == "cuda" else "cpu",
+                        params=params))
+
+    if config.device in ("cpu", "all"):
+        for threads in config.threads:
+            for label, shapes, M, M0 in _torch_inputs(quick, gpu=False):
+                for kind in TORCH_KINDS:
+                    add(label, shapes, M, M0, kind, "cpu", "float64", threads)
+    if config.device in ("gpu", "all"):
+        from ._harness import gpu_available
+        if gpu_available() and torch.cuda.is_available():
+            for dtype in ("float64", "float32"):
+                for label, shapes, M, M0 in _torch_inputs(quick, gpu=True):
+                    for kind in TORCH_KINDS:
+                        add(label, shapes, M, M0, kind, "cuda", dtype, None)
     return out
 
 
