@@ -315,3 +315,103 @@ def test_float32_derivatives_are_float64_accurate_where_the_forms_cancel():
         (h32,) = torch.autograd.grad(g32.sum(), x32)
         (h64,) = torch.autograd.grad(g64.sum(), x64)
         np.testing.assert_allclose(h32.numpy(), h64.numpy(), rtol=2e-7)
+
+
+def _second(f, v, x):
+    t = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(f(v, t).sum(), t, create_graph=True)
+    return torch.autograd.grad(g.sum(), t)[0].item()
+
+
+@pytest.mark.parametrize("name,v,x", [
+    ("iv", 1.0, 1e-8), ("iv", 1.0, 1e-6), ("iv", 2.5, 1e-3), ("ive", 0.5, 1e-5), ("ive", 1.0, 0.3),
+    ("iv_ratio", 2.0, 1e-8), ("iv_ratio", 30.0, 1e-6), ("iv_ratio", 3.0, 2.0),
+    ("log_iv_dx", 0.0, 1e-8), ("log_iv_dx", 3.0, 0.5), ("log_iv_dx", 0.7, 1e-4),
+    ("kv", 1.0, 1e-6), ("kve", 2.0, 1e-3)])
+def test_second_derivatives_at_small_arguments_against_mpmath(name, v, x):
+    # the closed forms' own derivatives cancelled terms of size 1/x or 1/x^2 here (no correct
+    # digit at x = 1e-8, sometimes the wrong sign); mpmath's 2nd derivative at 40 digits
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    fns = {"iv": lambda t: mpmath.besseli(v, t),
+           "ive": lambda t: mpmath.besseli(v, t) * mpmath.exp(-t),
+           "kv": lambda t: mpmath.besselk(v, t),
+           "kve": lambda t: mpmath.besselk(v, t) * mpmath.exp(t),
+           "iv_ratio": lambda t: mpmath.besseli(v, t) / mpmath.besseli(v - 1, t)}
+    if name == "log_iv_dx":  # its second derivative is the third derivative of log I
+        ref = float(mpmath.diff(lambda u: mpmath.log(mpmath.besseli(v, u)), mpmath.mpf(x), 3))
+    else:
+        ref = float(mpmath.diff(fns[name], mpmath.mpf(x), 2))
+    ours = _second(getattr(ft, name), v, x)
+    assert ours == pytest.approx(ref, rel=1e-11)
+
+
+@pytest.mark.parametrize("p,kappa", [(64, 1e-6), (64, 1e-4), (64, 1.0), (64, 40.0), (5, 0.3)])
+def test_vmf_mean_resultant_second_derivative_against_mpmath(p, kappa):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    v = mpmath.mpf(p) / 2
+    ref = float(mpmath.diff(lambda t: mpmath.besseli(v, t) / mpmath.besseli(v - 1, t),
+                            mpmath.mpf(kappa), 2))
+    assert _second(ft.vmf_mean_resultant_length, p, kappa) == pytest.approx(ref, rel=1e-11)
+
+
+def test_vmf_float32_gradient_is_rounded_once_from_float64():
+    # the README's KL example: A' cancels terms ~0.5 to ~1e-4 near kappa ~ p (5e-4 off in
+    # float32 arithmetic); now float64 inside
+    out = {}
+    for dt in (torch.float32, torch.float64):
+        k = torch.tensor([5e3], dtype=dt, requires_grad=True)
+        kl = k * ft.vmf_mean_resultant_length(4096, k) + ft.vmf_log_normalizer(4096, k)
+        (out[dt],) = torch.autograd.grad(kl.sum(), k)
+        assert out[dt].dtype == dt
+    assert out[torch.float32].item() == pytest.approx(out[torch.float64].item(), rel=3e-7)
+
+
+def test_vmf_under_torch_func():
+    k = torch.tensor([0.7, 2.0, 9.0], dtype=torch.float64)
+    torch.testing.assert_close(torch.func.vmap(lambda t: ft.vmf_log_normalizer(5, t))(k),
+                               ft.vmf_log_normalizer(5, k), rtol=0, atol=0)
+    per_sample = torch.func.vmap(torch.func.grad(lambda t: ft.vmf_log_normalizer(5, t)))(k)
+    torch.testing.assert_close(per_sample, -ft.vmf_mean_resultant_length(5, k), rtol=0, atol=0)
+    jf = torch.func.jacfwd(lambda t: ft.vmf_mean_resultant_length(5, t))(k)
+    jr = torch.func.jacrev(lambda t: ft.vmf_mean_resultant_length(5, t))(k)
+    torch.testing.assert_close(jf, jr, rtol=1e-14, atol=0)
+    h = torch.func.hessian(lambda t: ft.vmf_log_normalizer(5, t).sum())(k)
+    torch.testing.assert_close(h.diagonal(), -jr.diagonal(), rtol=1e-14, atol=0)
+
+
+def test_forward_mode_in_the_order_is_nan_not_zero():
+    x = torch.tensor([0.7, 2.0, 9.0], dtype=torch.float64)
+    v = torch.tensor([1.5, 2.0, 3.0], dtype=torch.float64)
+    J = torch.func.jacfwd(lambda vv: ft.log_iv(vv, x))(v)
+    assert torch.isnan(J.diagonal()).all()
+    # while the argument's forward derivative is exact (the order's tangent is zero there)
+    Jx = torch.func.jacfwd(lambda t: ft.log_iv(v, t))(x)
+    np.testing.assert_array_equal(Jx.diagonal().numpy(), special.log_iv_dx(v.numpy(), x.numpy()))
+
+
+def test_infinite_limits_at_zero():
+    x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(ft.kve(1.5, x).sum(), x)
+    assert g.item() == -math.inf  # kve = kv at 0 (was inf - inf = nan)
+    (g,) = torch.autograd.grad(ft.kv(1.5, x).sum(), x)
+    assert g.item() == -math.inf
+
+
+def test_vmf_negative_kappa_and_other_devices_are_refused():
+    with pytest.raises(ValueError, match="kappa must be >= 0"):
+        ft.vmf_mean_resultant_length(3, torch.tensor([-1.0, 2.0]))
+    with pytest.raises(TypeError, match="not supported"):
+        ft.log_iv(1.0, torch.ones(3, device="meta"))
+
+
+def test_torch_compile_falls_back_to_a_graph_break():
+    x = torch.tensor([0.5, 2.0, 30.0], dtype=torch.float64, requires_grad=True)
+    f = lambda t: (ft.log_iv(2.5, t) + ft.vmf_log_normalizer(4, t)).sum()  # noqa: E731
+    compiled = torch.compile(f, backend="eager")
+    y = compiled(x)
+    (g,) = torch.autograd.grad(y, x)
+    (gr,) = torch.autograd.grad(f(x), x)
+    assert y.item() == f(x).item()
+    torch.testing.assert_close(g, gr, rtol=0, atol=0)

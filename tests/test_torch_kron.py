@@ -279,3 +279,64 @@ def test_cuda_operator_matches_cpu():
     torch.testing.assert_close(objc.cpu(), obj.detach(), rtol=1e-11, atol=0)
     for a, g in zip(gc, grads):
         torch.testing.assert_close(a.cpu(), g, rtol=1e-9, atol=1e-12)
+
+
+def test_operator_refuses_what_it_would_get_wrong():
+    A, B = _spd(4, 21).detach(), _spd(3, 22).detach()
+    K = ft.KroneckerOperator([A, B])
+    b = torch.randn(12, dtype=torch.float64)
+    s = torch.rand(12, dtype=torch.float64) + 0.1
+    with pytest.raises(ValueError, match="one-element tensor"):
+        K.solve(b, shift=s)  # K + diag(s) has no Kronecker structure
+    with pytest.raises(ValueError, match="one-element tensor"):
+        K.logdet(shift=s[:, None])
+    with pytest.raises(TypeError, match="shift must be a number"):
+        K.solve(b, shift="0.1")
+    C = torch.randn(3, 3, dtype=torch.float64) + 3 * torch.eye(3, dtype=torch.float64)
+    Kn = ft.KroneckerOperator([A, C])  # not symmetric: eigh would read one triangle
+    with pytest.raises(ValueError, match="not symmetric"):
+        Kn.solve(b, shift=1e-12)
+    # a zero shift given as a tensor takes the exact path that works for any factors
+    D = torch.kron(A, C)
+    torch.testing.assert_close(Kn.solve(b, shift=torch.tensor(0.0, dtype=torch.float64)),
+                               torch.linalg.solve(D, b), rtol=1e-12, atol=1e-13)
+    # a one-element shift tensor (with a gradient) is fine
+    st = torch.tensor([0.2], dtype=torch.float64, requires_grad=True)
+    ld = K.logdet(shift=st)
+    (g,) = torch.autograd.grad(ld, st)
+    torch.testing.assert_close(g.reshape(()), torch.trace(torch.linalg.inv(
+        torch.kron(A, B) + 0.2 * torch.eye(12, dtype=torch.float64))), rtol=1e-12, atol=0)
+
+
+def test_operator_integer_factors_mixed_dtypes_and_devices():
+    K = ft.KroneckerOperator([torch.eye(2, dtype=torch.long) * 2, 3])
+    assert K.dtype == torch.get_default_dtype()
+    assert K.logdet().item() == pytest.approx(6 * np.log(2))
+    assert K.solve(torch.ones(6), shift=1.0).dtype == torch.get_default_dtype()
+    A = torch.randn(2, 2, dtype=torch.float64)
+    P = ft.KroneckerOperator([A.float(), 2]) @ ft.KroneckerOperator([A, 2])
+    assert P.dtype == torch.float64
+    with pytest.raises(TypeError, match="not supported"):
+        ft.kron_matvec([2], torch.ones(2, device="meta"))
+
+
+def test_operator_and_products_under_torch_compile_and_vmap():
+    t = torch.linspace(0, 1, 6, dtype=torch.float64)
+    y = torch.sin(3 * t)[:, None] * torch.cos(2 * t)[None, :]
+
+    def nll(ell):
+        k = torch.exp(-0.5 * (t[:, None] - t[None, :]) ** 2 / ell ** 2)
+        K = ft.KroneckerOperator([k, k])
+        return 0.5 * y.flatten() @ K.solve(y.flatten(), shift=0.1) + 0.5 * K.logdet(shift=0.1)
+
+    ells = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    batched = torch.func.vmap(nll)(ells)
+    torch.testing.assert_close(batched, torch.stack([nll(e) for e in ells]), rtol=1e-13, atol=0)
+    grads = torch.func.vmap(torch.func.grad(nll))(ells)
+    for e, g in zip(ells, grads):
+        torch.testing.assert_close(g, torch.func.grad(nll)(e), rtol=1e-12, atol=0)
+    A = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    f = lambda a: ft.kron_matvec([a, 2], torch.ones(4, 6, dtype=torch.float64)).square().sum()  # noqa: E731
+    torch.testing.assert_close(torch.compile(f, backend="eager")(A), f(A), rtol=0, atol=0)
+    torch.testing.assert_close(torch.compile(nll, backend="eager")(ells[0]), nll(ells[0]),
+                               rtol=0, atol=0)

@@ -27,12 +27,16 @@ vmf                d log C_p / dkappa = -A_p;
 The ive / kve / log_ive / log_kve derivatives and the second derivatives subtract nearly equal
 terms where x is much larger than the order: in float64 their relative error grows like x * eps
 (first derivatives) and x^2 * eps (second derivatives of the logs); log_iv and log_kv's first
-derivatives are accurate to a few ulp everywhere.  float32 derivatives are evaluated in float64
+derivatives are accurate to a few ulp for v >= 0 (at negative orders near a stationary point of
+I_v the ratio kernel itself cancels: up to ~600 ulp at v = -0.7).  Small arguments: iv_ratio's
+and the vMF A_p's derivatives use a cancellation-free form for x < v, log_iv_dx's for
+x < v + 1, and iv / ive's second derivatives the recurrence for |x| < 1.  float32 derivatives are evaluated in float64
 and rounded once.  A gradient with respect to the order v (or
 p) is not implemented (no closed form; d/dv needs integrals): an order tensor that requires
-grad is refused with NotImplementedError when grad mode is on (detach it); forward mode
-(torch.func.jvp / jacfwd) treats the order as a constant.  The functions also work under
-torch.func (grad, jacrev, jacfwd, hessian, vmap).
+grad is refused with NotImplementedError when grad mode is on (detach it); in forward mode
+(torch.func.jvp / jacfwd, forward AD) a nonzero order tangent makes the result nan.  The
+functions also work under torch.func (grad, jacrev, jacfwd, hessian, vmap) and torch.compile
+(as a graph break: the kernels are not traceable, so torch.export cannot capture them).
 
 dtypes: torch's promotion of (v, x); float32 and float64 run natively, float16 / bfloat16 are
 computed in float32 and returned in their own dtype, integer inputs give the default float dtype,
@@ -59,7 +63,7 @@ import torch
 
 from . import special as _special
 from . import vmf as _vmf
-from ._torch_device import FastApplyFunction, cupy_on_torch_stream, device_view
+from ._torch_device import check_device, cupy_on_torch_stream, device_view, fast_apply
 
 __all__ = ["log_iv", "log_ive", "log_kv", "log_kve", "iv", "ive", "kv", "kve", "log_iv_dx",
            "log_kv_dx", "iv_ratio", "vmf_log_normalizer", "vmf_mean_resultant_length"]
@@ -78,9 +82,9 @@ def _common_device(name: str, args: dict[str, Any]) -> torch.device:
         listing = ", ".join(f"{n} on {d}" for n, d in devices.items())
         raise TypeError(f"fastspectral.torch.{name}: the tensors are on different devices "
                         f"({listing}); pass all tensors on one device")
-    if found:
-        return found.pop()
-    return torch.device("cpu")
+    device = found.pop() if found else torch.device("cpu")
+    check_device(name, device)
+    return device
 
 
 def _dtypes(name: str, args: dict[str, Any]) -> tuple[torch.dtype, torch.dtype]:
@@ -121,9 +125,14 @@ def _prepare(name: str, **args: Any) -> tuple[torch.Tensor, torch.Tensor, torch.
 def _evaluate(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """fastspectral.special.<name>(v, x) on the tensors' device, broadcast, a new tensor."""
     if x.is_cuda:
+        # the result is allocated by torch (its caching allocator counts and frees it, and
+        # record_stream works), the kernel writes into it through a cupy view
+        out = torch.empty(torch.broadcast_shapes(v.shape, x.shape), dtype=x.dtype,
+                          device=x.device)
         with cupy_on_torch_stream(x.device) as cp:
-            out = _special.generic[name](device_view(cp, v), device_view(cp, x))
-            return torch.as_tensor(out, device=x.device)
+            _special.generic[name](device_view(cp, v), device_view(cp, x),
+                                   out=device_view(cp, out))
+        return out
     ufunc = _special._UFUNCS[name]
     out = ufunc(v.detach().resolve_neg().numpy(), x.detach().resolve_neg().numpy())
     return torch.from_numpy(np.asarray(out))
@@ -170,15 +179,36 @@ def _d_log_dx(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor, family: str) ->
         va = torch.where((v < 0) & (v == torch.round(v)), -v, v)
         limit = torch.where(va == 0, 0.5, torch.where(va > 0, -math.inf, math.inf)).to(d.dtype)
     overflowed = small & torch.isnan(d) & ~torch.isnan(x) & ~torch.isnan(v) & ~torch.isnan(r)
-    return torch.where((x == 0) | overflowed, limit, d)
+    d = torch.where((x == 0) | overflowed, limit, d)
+    if family == "I":
+        # 0 < x < v + 1, v >= -1/2: r = v/x + A_1, A_1 = iv_ratio(v + 1, x), so r' = -v/x^2 + A_1'
+        # with A_1' from its cancellation-free small-x form (the form above is accurate itself
+        # but its derivative, a third derivative of log I, cancelled terms of size 1/x^2)
+        near = (x > 0) & (x < v + 1) & (v >= -0.5)
+        xn = torch.where(near, x, torch.ones_like(x))
+        vn = torch.where(near, v, torch.zeros_like(v))
+        a1 = _apply("iv_ratio", vn + 1, xn)
+        d = torch.where(near, -vn / xn / xn + _d_iv_ratio(a1, vn + 1, xn), d)
+    return d
 
 
 def _d_iv_ratio(a: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """d/dx A, A = I_v / I_{v-1}: from I_v' = I_{v-1} - v I_v / x and
-    I_{v-1}' = I_v + (v - 1) I_{v-1} / x, A' = 1 - (2v - 1) A / x - A^2.  At x = 0 (A ~ x/(2v)):
-    1/(2v)."""
-    xs = _safe_x(x)
-    d = 1 - (2 * v - 1) * a / xs - a * a
+    I_{v-1}' = I_v + (v - 1) I_{v-1} / x, A' = 1 - (2v - 1) A / x - A^2.
+
+    For 0 < x < v that form subtracts (2v - 1) A / x ~ 1 - 1/(2v) from 1, and its own
+    derivative cancels terms of size 1/x (second derivatives had no correct digit at x = 1e-8).
+    There A = x q with q = 1/(2v + x A_1), A_1 = I_{v+1}/I_v (the first step of A's continued
+    fraction), so 1 - 2v q = x A_1 q exactly and A' = q (1 + x (A_1 - x q)): no cancellation,
+    and q's derivative comes from A_1's (the same form one order up), not from A / x.
+    At x = 0 (A ~ x/(2v)): 1/(2v)."""
+    small = (x > 0) & (x < v)
+    xs = torch.where(small, x, torch.ones_like(x))
+    a1 = _apply("iv_ratio", v + 1, xs)
+    q = 1 / (2 * v + xs * a1)
+    d_small = q * (1 + xs * (a1 - xs * q))
+    xl = _safe_x(x)
+    d = torch.where(small, d_small, 1 - (2 * v - 1) * a / xl - a * a)
     return torch.where(x == 0, 1 / (2 * v), d)
 
 
@@ -210,7 +240,20 @@ def _d_value(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> to
     elif name == "kv":
         rec = -0.5 * (lo + hi)
     else:
-        rec = _apply(name, v, x0) - 0.5 * (lo + hi)
+        # at x = 0, kve = kv (e^0 = 1) and both are inf: kv's -inf, not inf - inf
+        rec = torch.where(x0 == 0, -0.5 * (lo + hi), _apply(name, v, x0) - 0.5 * (lo + hi))
+    if name in ("iv", "ive") and torch.is_grad_enabled():
+        # only where a second derivative is being built: for |x| < 1 the product's own derivative
+        # y (r^2 + r') cancels terms of size 1/x^2 (I_1'' at x = 1e-8 came out 0), so there the
+        # value stays the product's while the derivative is the recurrence's,
+        # (I_{v-2} + 2 I_v + I_{v+2}) / 4 and its scaled form: positive terms for v >= 1
+        near = (torch.abs(x) < 1) & ~special
+        xn = torch.where(near, x, torch.full_like(x, math.nan))
+        alt = 0.5 * (_apply(name, v - 1, xn) + _apply(name, v + 1, xn))
+        if name == "ive":
+            alt = alt - torch.sign(xn) * _apply(name, v, xn)
+        swap = near & torch.isfinite(alt)
+        product = torch.where(swap, product.detach() + (alt - alt.detach()), product)
     return torch.where(special, rec, product)
 
 
@@ -240,7 +283,7 @@ def _derivative(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) ->
     return _DERIVATIVE[name](v, x, y)
 
 
-class _BesselFunction(FastApplyFunction):
+class _BesselFunction(torch.autograd.Function):
     """One of the binary functions; the backward is differentiable (see _DERIVATIVE).  Written
     in torch.func's form (setup_context, jvp, vmap), so torch.func.grad / jacrev / jacfwd /
     hessian / vmap work as well as .backward()."""
@@ -267,12 +310,16 @@ class _BesselFunction(FastApplyFunction):
         return None, None, gx
 
     @staticmethod
-    def jvp(ctx, _name_t, _v_t, x_t):
-        # the order's tangent is ignored: torch.func hands every tensor input a (zero)
-        # tangent, so a real one cannot be told apart here (reverse mode refuses it instead)
+    def jvp(ctx, _name_t, v_t, x_t):
         v, x, y = ctx.saved_tensors
         d = _derivative(ctx.name, v, x, y)
-        return d * x_t if x_t is not None else torch.zeros_like(y)
+        out = d * x_t if x_t is not None else torch.zeros_like(y)
+        if v_t is not None:
+            # torch.func hands every input a tangent, zeros where it is not differentiated; a
+            # nonzero order tangent (not implemented) makes the result nan there, without a
+            # data-dependent branch (which vmap / jacfwd would refuse)
+            out = out + torch.where(v_t != 0, math.nan, 0.0).to(out.dtype)
+        return out
 
     @staticmethod
     def vmap(info, in_dims, name, v, x):
@@ -294,7 +341,7 @@ def _batch_front(t: torch.Tensor, dim: int | None, rank: int, size: int) -> torc
 
 
 def _apply(name: str, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return _BesselFunction.apply(name, v, x)
+    return fast_apply(_BesselFunction, name, v, x)
 
 
 def _make(name: str) -> Callable[[Any, Any], torch.Tensor]:
@@ -359,7 +406,35 @@ def _p_tensor(p: Any, kappa: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(p, dtype=kappa.dtype, device=kappa.device)
 
 
-class _VmfLogNormalizer(FastApplyFunction):
+def _vmf_vmap(cls: type, info: Any, in_dims: tuple, p: Any, kappa: torch.Tensor) -> Any:
+    """vmap rule of the element-wise vMF Functions: batch dims to the front (p broadcast
+    against kappa as in a plain call), one call on the whole batch."""
+    pd, kd = in_dims
+    rank = kappa.dim() - (kd is not None)
+    if isinstance(p, torch.Tensor):
+        rank = max(rank, p.dim() - (pd is not None))
+        p = _batch_front(p, pd, rank, info.batch_size)
+    out = cls.apply(p, _batch_front(kappa, kd, rank, info.batch_size))
+    return out, (tuple(0 for _ in out) if isinstance(out, tuple) else 0)
+
+
+def _vmf_da(p: Any, kappa: torch.Tensor) -> torch.Tensor:
+    """d A_p / d kappa, differentiable, in float64 (float32 data rounded once: the forms
+    below cancel terms ~0.5 down to ~1e-4 near kappa ~ p, which cost 5e-4 in float32).
+
+    kappa < v = p/2: iv_ratio's cancellation-free small-argument form (_d_iv_ratio); above,
+    (1 - A)(1 + A) - (p - 1) A / kappa with 1 - A from the accurate gap (A rounds to 1 for
+    kappa >> p) carrying the derivative of 1 - A, so that higher derivatives stay exact."""
+    k = kappa if kappa.dtype == torch.float64 else kappa.to(torch.float64)
+    a, gap = fast_apply(_VmfMeanResultant, p, k)
+    pt = _p_tensor(p, k)
+    one_minus = gap.detach() - (a - a.detach())
+    d_large = one_minus * (1 + a) - (pt - 1) * a / _safe_x(k)
+    d = torch.where(k < pt / 2, _d_iv_ratio(a, pt / 2, k), d_large)  # 1/p at kappa = 0
+    return d.to(kappa.dtype)
+
+
+class _VmfLogNormalizer(torch.autograd.Function):
     @staticmethod
     def forward(p: Any, kappa: torch.Tensor) -> torch.Tensor:
         return _vmf_call(_vmf.log_normalizer, p, kappa).to(kappa.dtype)
@@ -368,6 +443,7 @@ class _VmfLogNormalizer(FastApplyFunction):
     def setup_context(ctx, inputs, output):
         ctx.p, kappa = inputs
         ctx.save_for_backward(kappa)
+        ctx.save_for_forward(kappa)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -377,10 +453,19 @@ class _VmfLogNormalizer(FastApplyFunction):
         if not ctx.needs_input_grad[1]:
             return None, None
         # d/dkappa [v log kappa - log I_v(kappa)] = v/kappa - I_v'/I_v = -I_{v+1}/I_v = -A_p
-        return None, _sum_to(-grad * _VmfMeanResultant.apply(ctx.p, kappa)[0], kappa)
+        return None, _sum_to(-grad * fast_apply(_VmfMeanResultant, ctx.p, kappa)[0], kappa)
+
+    @staticmethod
+    def jvp(ctx, _p_t, kappa_t):
+        (kappa,) = ctx.saved_tensors
+        return -fast_apply(_VmfMeanResultant, ctx.p, kappa)[0] * kappa_t
+
+    @staticmethod
+    def vmap(info, in_dims, p, kappa):
+        return _vmf_vmap(_VmfLogNormalizer, info, in_dims, p, kappa)
 
 
-class _VmfMeanResultant(FastApplyFunction):
+class _VmfMeanResultant(torch.autograd.Function):
     @staticmethod
     def forward(p: Any, kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a, gap = _vmf_call(_ap_and_gap, p, kappa)
@@ -389,25 +474,27 @@ class _VmfMeanResultant(FastApplyFunction):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.p, kappa = inputs
-        a, gap = output
-        ctx.mark_non_differentiable(gap)
-        ctx.save_for_backward(kappa, a, gap)
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(kappa)
+        ctx.save_for_forward(kappa)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor, _grad_gap: Any = None):
-        kappa, a, gap = ctx.saved_tensors
+        (kappa,) = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
             raise _no_order_grad("vmf_mean_resultant_length", "the dimension p")
         if not ctx.needs_input_grad[1]:
             return None, None
-        p = _p_tensor(ctx.p, kappa)
-        # 1 - A from the accurate gap (A rounds to 1 for kappa >> p), with the derivative of
-        # 1 - A attached so that higher derivatives stay exact
-        one_minus = gap.detach() - (a - a.detach())
-        ks = _safe_x(kappa)
-        d = one_minus * (1 + a) - (p - 1) * a / ks
-        d = torch.where(kappa == 0, 1 / p, d)  # A_p ~ kappa / p
-        return None, _sum_to(grad * d, kappa)
+        return None, _sum_to(grad * _vmf_da(ctx.p, kappa), kappa)
+
+    @staticmethod
+    def jvp(ctx, _p_t, kappa_t):
+        (kappa,) = ctx.saved_tensors
+        return _vmf_da(ctx.p, kappa) * kappa_t, None
+
+    @staticmethod
+    def vmap(info, in_dims, p, kappa):
+        return _vmf_vmap(_VmfMeanResultant, info, in_dims, p, kappa)
 
 
 def _vmf_prepare(name: str, p: Any, kappa: Any) -> tuple[Any, torch.Tensor, torch.dtype]:
@@ -418,6 +505,10 @@ def _vmf_prepare(name: str, p: Any, kappa: Any) -> tuple[Any, torch.Tensor, torc
     pv = p if not isinstance(p, torch.Tensor) else p.detach()
     _vmf._check_dim(pv if not isinstance(pv, torch.Tensor) else pv.cpu().numpy())
     _, kt, dtype = _prepare(name, p=0.0, kappa=kappa)
+    # (a data-dependent check: skipped under torch.func transforms, where the kernels'
+    # own domain handling gives nan for kappa < 0)
+    if not torch._C._are_functorch_transforms_active() and bool((kt < 0).any()):
+        raise ValueError(f"fastspectral.torch.{name}: kappa must be >= 0")
     return pv, kt, dtype
 
 
@@ -428,11 +519,11 @@ def vmf_log_normalizer(p: Any, kappa: Any) -> torch.Tensor:
     kappa (no difference of large terms), so KL terms of hyperspherical VAEs train at
     p in the thousands."""
     pv, kt, dtype = _vmf_prepare("vmf_log_normalizer", p, kappa)
-    return _VmfLogNormalizer.apply(pv, kt).to(dtype)
+    return fast_apply(_VmfLogNormalizer, pv, kt).to(dtype)
 
 
 def vmf_mean_resultant_length(p: Any, kappa: Any) -> torch.Tensor:
     """A_p(kappa) = I_{p/2}(kappa) / I_{p/2-1}(kappa) = E[mu^T x] under vMF(mu, kappa), as
     fastspectral.vmf.mean_resultant_length; differentiable in kappa to any order."""
     pv, kt, dtype = _vmf_prepare("vmf_mean_resultant_length", p, kappa)
-    return _VmfMeanResultant.apply(pv, kt)[0].to(dtype)
+    return fast_apply(_VmfMeanResultant, pv, kt)[0].to(dtype)

@@ -22,6 +22,13 @@ def cupy_on_torch_stream(device: torch.device) -> Iterator[Any]:
         yield cp
 
 
+def check_device(name: str, device: torch.device) -> None:
+    """Only CPU tensors (NumPy kernels) and CUDA tensors (CUDA kernels through cupy) run."""
+    if device.type not in ("cpu", "cuda"):
+        raise TypeError(f"fastspectral.torch.{name}: tensors on {device} are not supported "
+                        "(CPU and CUDA tensors are); move them with .cpu() or .cuda()")
+
+
 def device_view(cp: Any, t: torch.Tensor) -> Any:
     """A zero-copy cupy view of CUDA tensor t (torch's __cuda_array_interface__ refuses tensors
     needing grad, hence the detach).  resolve_neg: the interface ignores torch's lazy negation
@@ -29,17 +36,15 @@ def device_view(cp: Any, t: torch.Tensor) -> Any:
     return cp.asarray(t.detach().resolve_conj().resolve_neg())
 
 
-class FastApplyFunction(torch.autograd.Function):
-    """autograd.Function in torch.func form whose ``apply`` skips torch's per-call
+def fast_apply(cls: type, *args: Any) -> Any:
+    """cls.apply(*args) for an autograd.Function in torch.func form, without torch's per-call
     ``inspect.signature`` binding of the arguments (about 20 us per call, half the cost of a
-    Bessel call on a small tensor) when no torch.func transform is active; the Functions here
-    take positional arguments without defaults, so that binding changes nothing.  Under a
-    transform the regular ``Function.apply`` runs."""
-
-    @classmethod
-    def apply(cls, *args):
-        if torch._C._are_functorch_transforms_active():
-            return super().apply(*args)
-        args = torch._functorch.utils.unwrap_dead_wrappers(args)
-        # the C++ entry point that Function.apply itself ends in
-        return super(torch.autograd.Function, cls).apply(*args)
+    Bessel call on a small tensor) when neither a torch.func transform nor torch.compile is
+    active; the Functions here take positional arguments without defaults, so that binding
+    changes nothing.  (An overridden ``apply`` did the same but made torch.compile fail
+    instead of falling back to a graph break.)"""
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return cls.apply(*args)
+    args = torch._functorch.utils.unwrap_dead_wrappers(args)
+    # the C++ entry point that Function.apply itself ends in
+    return super(torch.autograd.Function, cls).apply(*args)

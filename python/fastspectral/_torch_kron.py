@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from . import kron as _kron
-from ._torch_device import FastApplyFunction, cupy_on_torch_stream, device_view
+from ._torch_device import check_device, cupy_on_torch_stream, device_view, fast_apply
 
 __all__ = ["kron_matvec", "kron_mode_product"]
 
@@ -59,6 +59,7 @@ def _prepare(name: str, factors: Sequence[Any], x: Any) -> tuple[list[Any], torc
                         "tensors and ints")
     if len(factors) == 0:
         raise ValueError(f"fastspectral.torch.{name}: factors is empty")
+    check_device(name, x.device)
     tensors = []
     for i, f in enumerate(factors):
         if _is_int(f):
@@ -88,10 +89,14 @@ def _prepare(name: str, factors: Sequence[Any], x: Any) -> tuple[list[Any], torc
 def _run(factors: list[Any], x: torch.Tensor, transpose: bool) -> torch.Tensor:
     """fastspectral.kron.kron_matvec on the tensors' device; a new tensor."""
     if x.is_cuda:
+        # the result is allocated by torch (its caching allocator counts and frees it)
+        rows = math.prod((n if transpose else m) for m, n in _sides(factors))
+        out = torch.empty(*x.shape[:-1], rows, dtype=x.dtype, device=x.device)
         with cupy_on_torch_stream(x.device) as cp:
             fac = [f if _is_int(f) else device_view(cp, f) for f in factors]
-            y = _kron.kron_matvec(fac, device_view(cp, x), transpose=transpose)
-            return torch.as_tensor(y, device=x.device)
+            _kron.kron_matvec(fac, device_view(cp, x), transpose=transpose,
+                              out=device_view(cp, out))
+        return out
     fac = [f if _is_int(f) else f.detach().resolve_conj().resolve_neg().numpy() for f in factors]
     xn = x.detach().resolve_conj().resolve_neg().numpy()
     return torch.from_numpy(np.asarray(_kron.kron_matvec(fac, xn, transpose=transpose)))
@@ -101,7 +106,7 @@ def _sides(factors: list[Any]) -> list[tuple[int, int]]:
     return [(int(f), int(f)) if _is_int(f) else tuple(f.shape) for f in factors]
 
 
-class _KronMatvec(FastApplyFunction):
+class _KronMatvec(torch.autograd.Function):
     # torch.func form (setup_context, vmap): torch.func.grad / jacrev / vmap work too
     @staticmethod
     def forward(spec: tuple[Any, ...], transpose: bool, x: torch.Tensor,
@@ -197,7 +202,7 @@ def _merge(spec: tuple[Any, ...], tensors: Sequence[torch.Tensor]) -> list[Any]:
 def _apply(factors: list[Any], x: torch.Tensor, transpose: bool) -> torch.Tensor:
     spec = tuple(int(f) if _is_int(f) else None for f in factors)
     tensors = [f for f in factors if not _is_int(f)]
-    return _KronMatvec.apply(spec, transpose, x, *tensors)
+    return fast_apply(_KronMatvec, spec, transpose, x, *tensors)
 
 
 def kron_matvec(factors: Sequence[Any], x: torch.Tensor, *,

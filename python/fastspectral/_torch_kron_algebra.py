@@ -51,6 +51,40 @@ def _side(f: Any) -> tuple[int, int]:
     return (int(f), int(f)) if _is_int(f) else (int(f.shape[0]), int(f.shape[1]))
 
 
+def _check_hermitian(f: torch.Tensor, i: int) -> None:
+    """eigh reads one triangle only: a non-Hermitian factor would give a silently wrong solve.
+    (Data-dependent, so skipped under torch.func transforms and torch.compile.)"""
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return
+    fd = f.detach()
+    if not bool(torch.isfinite(fd).all()):
+        raise ValueError(f"fastspectral.torch.KroneckerOperator: factor {i} has non-finite "
+                         "entries")
+    tol = 100 * torch.finfo(fd.dtype).eps * float(fd.abs().max()) if fd.numel() else 0.0
+    if float((fd - fd.mH).abs().max()) > tol:
+        raise ValueError(f"fastspectral.torch.KroneckerOperator: factor {i} is not "
+                         "symmetric (Hermitian); solves and logdet with a shift go through "
+                         "per-factor eigh and need Hermitian factors (shift 0 works for any "
+                         "invertible factors)")
+
+
+def _shift_value(shift: Any, what: str) -> tuple[Any, bool]:
+    """(shift, whether it is exactly zero and needs no gradient): a number or a one-element
+    tensor.  A per-element shift (K + diag(s)) is not a Kronecker structure: refused."""
+    if isinstance(shift, torch.Tensor):
+        if shift.numel() != 1:
+            raise ValueError(f"fastspectral.torch.KroneckerOperator.{what}: shift must be a "
+                             f"number or a one-element tensor, got shape {tuple(shift.shape)} "
+                             "(K + diag(s) has no Kronecker structure)")
+        zero = (not shift.requires_grad and not torch._C._are_functorch_transforms_active()
+                and not torch.compiler.is_compiling() and float(shift) == 0.0)
+        return shift.reshape(()), zero
+    if not isinstance(shift, (int, float)) or isinstance(shift, bool):
+        raise TypeError(f"fastspectral.torch.KroneckerOperator.{what}: shift must be a number "
+                        f"or a one-element tensor, got {type(shift).__name__}")
+    return shift, shift == 0
+
+
 class KroneckerOperator:
     """K = A_1 ⊗ ... ⊗ A_d of torch tensors (2-D, (m_i, n_i)) and ints (identities), never
     formed.  ``K @ x`` takes x of shape (N,) or (N, k) (matrix semantics);
@@ -85,6 +119,8 @@ class KroneckerOperator:
             dtype = tensors[0].dtype
             for f in tensors[1:]:
                 dtype = torch.promote_types(dtype, f.dtype)
+            if not (dtype.is_floating_point or dtype.is_complex):  # integer factors
+                dtype = torch.get_default_dtype()
         self.dtype = dtype
 
     # ------------------------------------------------------------------ structure
@@ -148,7 +184,9 @@ class KroneckerOperator:
                 if _side(a)[1] != _side(b)[0]:
                     raise ValueError(f"fastspectral.torch.KroneckerOperator: factor shapes "
                                      f"{_side(a)} and {_side(b)} do not multiply")
-                out.append(b if _is_int(a) else a if _is_int(b) else a @ b)
+                common = torch.promote_types(self.dtype, x.dtype)
+                out.append(b if _is_int(a) else a if _is_int(b)
+                           else a.to(common) @ b.to(common))
             return KroneckerOperator(out)
         return self._columns(x, lambda v: kron_matvec(self.factors, v), "__matmul__",
                              self.shape[1])
@@ -165,10 +203,9 @@ class KroneckerOperator:
                 fw = torch.ones(f, dtype=real, device=self.device)
                 qs.append(f)
             else:
-                if not bool(torch.isfinite(f).all()):
-                    raise ValueError(f"fastspectral.torch.KroneckerOperator: factor {i} has "
-                                     "non-finite entries")
-                fw, q = torch.linalg.eigh(f.to(self.dtype))
+                fd = f.to(self.dtype)
+                _check_hermitian(fd, i)
+                fw, q = torch.linalg.eigh(fd)
                 qs.append(q)
             w = (w[:, None] * fw[None, :]).reshape(-1)
         return w, qs
@@ -185,7 +222,8 @@ class KroneckerOperator:
         symmetric) factors (per-factor eigh)."""
         self._square("solve")
         N = self.shape[0]
-        if isinstance(shift, (int, float)) and shift == 0:
+        shift, zero = _shift_value(shift, "solve")
+        if zero:
             inv = [f if _is_int(f) else torch.linalg.inv(f.to(self.dtype)) for f in self.factors]
             return self._columns(b, lambda v: kron_matvec(inv, v), "solve", N)
         w, qs = self._eigh()
@@ -204,7 +242,8 @@ class KroneckerOperator:
         products (Hermitian factors)."""
         self._square("logdet")
         N = self.shape[0]
-        if isinstance(shift, (int, float)) and shift == 0:
+        shift, zero = _shift_value(shift, "logdet")
+        if zero:
             total = torch.zeros((), dtype=self.dtype, device=self.device)
             for f in self.factors:
                 if _is_int(f):
