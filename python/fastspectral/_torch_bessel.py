@@ -230,7 +230,9 @@ def _d_value(name: str, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> to
         r = r - torch.sign(xs)  # e^{-|x|}
     elif name == "kve":
         r = r + 1  # e^{x}
-    product = _apply(name, v, xs) * r
+    # y itself (saved by the forward; its x = 0 entries are replaced below and their
+    # gradients dropped by torch.where)
+    product = y * r
     x0 = torch.where(special, x, torch.full_like(x, math.nan))
     lo, hi = _apply(name, v - 1, x0), _apply(name, v + 1, x0)
     if name == "iv":
@@ -418,7 +420,7 @@ def _vmf_vmap(cls: type, info: Any, in_dims: tuple, p: Any, kappa: torch.Tensor)
     return out, (tuple(0 for _ in out) if isinstance(out, tuple) else 0)
 
 
-def _vmf_da(p: Any, kappa: torch.Tensor) -> torch.Tensor:
+def _vmf_da(p: Any, kappa: torch.Tensor, a: Any = None, gap: Any = None) -> torch.Tensor:
     """d A_p / d kappa, differentiable, in float64 (float32 data rounded once: the forms
     below cancel terms ~0.5 down to ~1e-4 near kappa ~ p, which cost 5e-4 in float32).
 
@@ -426,7 +428,8 @@ def _vmf_da(p: Any, kappa: torch.Tensor) -> torch.Tensor:
     (1 - A)(1 + A) - (p - 1) A / kappa with 1 - A from the accurate gap (A rounds to 1 for
     kappa >> p) carrying the derivative of 1 - A, so that higher derivatives stay exact."""
     k = kappa if kappa.dtype == torch.float64 else kappa.to(torch.float64)
-    a, gap = fast_apply(_VmfMeanResultant, p, k)
+    if a is None or a.dtype != torch.float64:  # (float32: A and 1 - A again, in float64)
+        a, gap = fast_apply(_VmfMeanResultant, p, k)
     pt = _p_tensor(p, k)
     one_minus = gap.detach() - (a - a.detach())
     d_large = one_minus * (1 + a) - (pt - 1) * a / _safe_x(k)
@@ -475,22 +478,22 @@ class _VmfMeanResultant(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         ctx.p, kappa = inputs
         ctx.mark_non_differentiable(output[1])
-        ctx.save_for_backward(kappa)
-        ctx.save_for_forward(kappa)
+        ctx.save_for_backward(kappa, *output)
+        ctx.save_for_forward(kappa, *output)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor, _grad_gap: Any = None):
-        (kappa,) = ctx.saved_tensors
+        kappa, a, gap = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
             raise _no_order_grad("vmf_mean_resultant_length", "the dimension p")
         if not ctx.needs_input_grad[1]:
             return None, None
-        return None, _sum_to(grad * _vmf_da(ctx.p, kappa), kappa)
+        return None, _sum_to(grad * _vmf_da(ctx.p, kappa, a, gap), kappa)
 
     @staticmethod
     def jvp(ctx, _p_t, kappa_t):
-        (kappa,) = ctx.saved_tensors
-        return _vmf_da(ctx.p, kappa) * kappa_t, None
+        kappa, a, gap = ctx.saved_tensors
+        return _vmf_da(ctx.p, kappa, a, gap) * kappa_t, None
 
     @staticmethod
     def vmap(info, in_dims, p, kappa):
