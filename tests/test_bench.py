@@ -25,7 +25,7 @@ from fastspectral.cli import SIZE_SCALE_ENV, build_parser, main
 
 #: Keeps every run to a few hundred elements: the harness is under test, not the kernels.
 TINY = ["--quick", "--size-scale", "0.01"]
-KERNELS = {"log_iv", "log_kv", "ive", "kve", "log_ive", "log_kve"}
+KERNELS = {"log_iv", "log_kv", "ive", "kve", "log_ive", "log_kve", "log_iv_dx"}
 #: Fixed-order functions: CPU cases on the loguniform input set only.
 FIXED = {"i0", "i0e", "i1", "i1e", "k0", "k0e", "k1", "k1e"}
 
@@ -83,7 +83,7 @@ def test_json_cases(quick_run: dict[str, Any]) -> None:
     doc = quick_run["json"]
     cases = doc["cases"]
     threads = doc["config"]["threads"]
-    # (6 kernels x 5 input sets + 8 fixed-order functions) x 2 dtypes x each thread count
+    # (7 kernels x 5 input sets + 8 fixed-order functions) x 2 dtypes x each thread count
     assert len(cases) == (len(KERNELS) * 5 + len(FIXED)) * 2 * len(threads)
     assert {c["kernel"] for c in cases} == KERNELS | FIXED
     assert {c["input"] for c in cases if c["kernel"] in FIXED} == {"loguniform"}

@@ -1,7 +1,8 @@
 """The ``special`` suite: fastspectral's Bessel functions against ``scipy.special``.
 
 What SciPy users write today is the competitor: ``log(ive(v, x)) + x`` for ``log_iv``,
-``log(kve(v, x)) - x`` for ``log_kv``, and ``ive``/``kve`` themselves. Inputs:
+``log(kve(v, x)) - x`` for ``log_kv``, ``ive``/``kve`` themselves, and
+``ive(v+1, x)/ive(v, x) + v/x`` for ``log_iv_dx`` (d/dx log I_v). Inputs:
 
 ``loguniform``  v log-uniform in [1e-3, 1e5], x log-uniform in [1e-8, 1e6] (fixed seed)
 ``vmf-p<P>``    the von Mises-Fisher regime: v = P/2 - 1, x log-uniform in [P/20, 20 P],
@@ -78,6 +79,9 @@ KERNELS = (
     Kernel("kve", "kve", lambda sc, v, x: sc.kve(v, x), "log_kve", False),
     Kernel("log_ive", "log(ive)", lambda sc, v, x: np.log(sc.ive(v, x)), "log_ive", True),
     Kernel("log_kve", "log(kve)", lambda sc, v, x: np.log(sc.kve(v, x)), "log_kve", True),
+    # d/dx log I_v (vMF kappa solves, log I_v's gradient): SciPy users divide two ive calls
+    Kernel("log_iv_dx", "ive(v+1)/ive(v)+v/x",
+           lambda sc, v, x: sc.ive(v + 1, x) / sc.ive(v, x) + v / x, "log_iv", False),
 )
 
 #: Fixed-order functions cupyx.scipy.special has: name -> (order, our log_ref).
