@@ -34,7 +34,9 @@ LOG_FUNCS = {"log_iv": "logiv", "log_ive": "logive", "log_kv": "logkv", "log_kve
              # CPU ufunc loops are batched rewrites: both must meet the same bounds
              "_scalar_log_iv": "logiv", "_scalar_log_ive": "logive",
              "_scalar_log_kv": "logkv", "_scalar_log_kve": "logkve"}
-RATIO_FUNCS = {"iv_ratio": "ivratio", "log_iv_dx": "logiv_dx", "log_kv_dx": "logkv_dx"}
+RATIO_FUNCS = {"iv_ratio": "ivratio", "log_iv_dx": "logiv_dx", "log_kv_dx": "logkv_dx",
+               # the scalar path of the two whose float64 loops batch the Debye region
+               "_scalar_iv_ratio": "ivratio", "_scalar_log_iv_dx": "logiv_dx"}
 VALUE_FUNCS = {"iv": ("iv", "logiv"), "ive": ("ive", "logive"), "kv": ("kv", "logkv"),
                "kve": ("kve", "logkve")}
 

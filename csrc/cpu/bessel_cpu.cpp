@@ -483,6 +483,100 @@ void log_k_block(const double* a, const double* b, double* o, int m) {
   }
 }
 
+// ---------------------------------------------------------------- region-batched iv_ratio / log_iv_dx
+//
+// The same scheme for I_a/I_{a-1} (iv_ratio: a = v; log_iv_dx: a = v + 1, plus v/x) in the
+// region where bessel_i.hpp takes the difference of the two Debye expressions (x > R0 and
+// x > a/2): per element two square roots, four log1p's, a log and an exp, all branch-free here
+// (log_pos, exp_mid, log1p by log_pos plus the rounding correction of 1 + u).  Term classes of
+// the Debye tails by r_b = hypot(|a - 1|, x) as in debye_tail.  The continued-fraction region
+// (x <= R0 or x <= a/2, now a short multiply-add chain), special values and magnitudes beyond
+// 2^60 stay with the scalar code.
+
+// log(1 + u) for u > -1 with 1 + u normal: the log of w = fl(1 + u) plus its rounding error's
+// first-order correction (u - (w - 1))/w, so small u keep their relative accuracy.
+inline double log1p_pos(double u) {
+  const double w = 1.0 + u;
+  return log_pos(w) + (u - (w - 1.0)) / w;
+}
+
+// I_a(x)/I_{a-1}(x) from the Debye expressions of orders a and b = |a - 1| (iv_ratio_nonneg).
+template <int N>
+void ratio_debye_kernel(const double* __restrict a_, const double* __restrict x_,
+                        double* __restrict o_, int m) {
+  const double* av = static_cast<const double*>(__builtin_assume_aligned(a_, 64));
+  const double* xv = static_cast<const double*>(__builtin_assume_aligned(x_, 64));
+  double* o = static_cast<double*>(__builtin_assume_aligned(o_, 64));
+  for (int i = 0; i < m; ++i) {
+    const double a = av[i], x = xv[i];
+    const bool ge1 = a >= 1.0;
+    const double b = ge1 ? a - 1.0 : 1.0 - a;
+    const double dab = ge1 ? 1.0 : a - b;
+    const double ra = __builtin_sqrt(a * a + x * x), rb = __builtin_sqrt(b * b + x * x);
+    const double drr = dab * (a + b) / (ra + rb);
+    // debye_log_ratio(a, x, ra, t): log1p((a/x)(1 + t)) for x >= a, else log((a + ra)/x)
+    // (one log of a selected argument: a select between two calls kept the loop scalar)
+    const double t = a / (ra + x);
+    const double u = (a / x) * (1.0 + t);
+    const double w = 1.0 + u;
+    const bool big = x >= a;
+    const double la = log_pos(big ? w : (a + ra) / x) + (big ? (u - (w - 1.0)) / w : 0.0);
+    const double dl = log1p_pos((dab + drr) / (b + rb));
+    const double e = drr - dab * la - b * dl;
+    const double rhoa = 1.0 / ra, rhob = 1.0 / rb;
+    const double pa = a * rhoa, pb = b * rhob;
+    const double ta = detail::debye_tail_n<double, N>(pa * pa, rhoa);
+    const double tb = detail::debye_tail_n<double, N>(pb * pb, rhob);
+    const double ls = log1p_pos((ta - tb) / (1.0 + tb));
+    const double lp = -0.5 * log1p_pos(drr / rb);
+    o[i] = exp_mid(e + lp + ls);
+  }
+}
+
+constexpr int kRatioRegions = 4;
+
+// LogDx: log_iv_dx (a = v + 1 for v >= 0, result + v/x); else iv_ratio (a = v).
+template <bool LogDx>
+void ratio_block(const double* a_in, const double* b, double* o, int m) {
+  alignas(64) int idx[kRatioRegions + 1][kChunk];
+  alignas(64) double av[kChunk];
+  int cnt[kRatioRegions + 1] = {};
+  for (int i = 0; i < m; ++i) {
+    const double v = a_in[i], x = b[i];
+    const double a = LogDx ? v + 1.0 : v;
+    av[i] = a;
+    // the Debye-difference region of iv_ratio_nonneg, at magnitudes where no square overflows
+    const bool fast = (LogDx ? v >= 0.0 : a >= 0.5) && a < 0x1p60 && x < 0x1p60 &&
+                      x > Tr::kSeriesMaxR && x > Tr::kCfFrac * a;
+    // clamped so that the classification itself raises no overflow flag (NumPy would warn)
+    const double xc = x < 0x1p60 ? x : 0.0, ac = a < 0x1p60 ? a : 0.0;
+    const double bb = ac >= 1.0 ? ac - 1.0 : 1.0 - ac;
+    const double rb2 = bb * bb + xc * xc;
+    int g = 3 - int(rb2 >= 35.92 * 35.92) - int(rb2 >= 74.82 * 74.82) - int(rb2 >= 553.1 * 553.1);
+    g = g ^ ((g ^ kRatioRegions) & -int(!fast));
+    idx[g][cnt[g]++] = i;
+  }
+  for (int j = 0; j < cnt[kRatioRegions]; ++j) {
+    const int i = idx[kRatioRegions][j];
+    o[i] = LogDx ? fs::log_iv_dx<double>(a_in[i], b[i]) : fs::iv_ratio<double>(a_in[i], b[i]);
+  }
+  for (int g = 0; g < kRatioRegions; ++g) {
+    run_region(av, b, o, idx[g], cnt[g], [g](const double* ag, const double* xg, double* og, int np) {
+      switch (g) {
+        case 0: ratio_debye_kernel<6>(ag, xg, og, np); break;
+        case 1: ratio_debye_kernel<10>(ag, xg, og, np); break;
+        case 2: ratio_debye_kernel<14>(ag, xg, og, np); break;
+        default: ratio_debye_kernel<19>(ag, xg, og, np); break;
+      }
+    });
+    if (LogDx)
+      for (int j = 0; j < cnt[g]; ++j) {
+        const int i = idx[g][j];
+        o[i] += a_in[i] / b[i];
+      }
+  }
+}
+
 constexpr bool same_name(const char* p, const char* q) {
   while (*p && *p == *q) ++p, ++q;
   return *p == *q;
@@ -497,6 +591,8 @@ constexpr bool same_name(const char* p, const char* q) {
     else if constexpr (same_name(#name, "log_ive")) map2_blocked<double>(s, log_i_block<true>); \
     else if constexpr (same_name(#name, "log_kv")) map2_blocked<double>(s, log_k_block<false>); \
     else if constexpr (same_name(#name, "log_kve")) map2_blocked<double>(s, log_k_block<true>); \
+    else if constexpr (same_name(#name, "iv_ratio")) map2_blocked<double>(s, ratio_block<false>); \
+    else if constexpr (same_name(#name, "log_iv_dx")) map2_blocked<double>(s, ratio_block<true>); \
     else map2<double>(s, [](double v, double x) { return fs::name<double>(v, x); });       \
   }
 #define FS_DEFINE_UNARY(name, doc)                                                         \

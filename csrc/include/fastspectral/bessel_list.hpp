@@ -32,4 +32,6 @@
   X(log_iv, "scalar path of log_iv (tests only)") \
   X(log_ive, "scalar path of log_ive (tests only)") \
   X(log_kv, "scalar path of log_kv (tests only)") \
-  X(log_kve, "scalar path of log_kve (tests only)")
+  X(log_kve, "scalar path of log_kve (tests only)") \
+  X(iv_ratio, "scalar path of iv_ratio (tests only)") \
+  X(log_iv_dx, "scalar path of log_iv_dx (tests only)")
