@@ -13,8 +13,8 @@ backward is one reverse sweep over the factors (S updated by one single-factor p
 step; the last step is dL/dx), one fused product for each P and one GEMM-shaped contraction
 per factor.  (With H the
 conjugate transpose this is torch's convention for complex tensors too.)  The Function has
-torch.func's form, so torch.func.grad / jacrev / vmap work (vmap over a factor loops over the
-batch).  An int n among the
+torch.func's form, so torch.func.grad / jacrev / jacfwd / hessian / vmap work (vmap over a
+factor loops over the batch; forward mode is one product per tangent).  An int n among the
 factors is the n x n identity, as in fastspectral.kron.
 
 CPU tensors run the C++ kernels on the tensors' memory; CUDA tensors run the CUDA kernels
@@ -118,6 +118,21 @@ class _KronMatvec(torch.autograd.Function):
         spec, transpose, x, *tensors = inputs
         ctx.spec, ctx.transpose = spec, transpose
         ctx.save_for_backward(x, *tensors)
+        ctx.save_for_forward(x, *tensors)
+
+    @staticmethod
+    def jvp(ctx, _spec_t, _transpose_t, x_t, *tensor_ts):
+        # the product is linear in x and in each factor: y' = K x' + sum_k K(A_k -> A_k') x
+        x, *tensors = ctx.saved_tensors
+        factors = _merge(ctx.spec, tensors)
+        slots = [k for k, f in enumerate(factors) if not _is_int(f)]
+        out = _apply(factors, x_t, ctx.transpose) if x_t is not None else None
+        for k, t in zip(slots, tensor_ts):
+            if t is None:
+                continue
+            term = _apply(factors[:k] + [t] + factors[k + 1:], x, ctx.transpose)
+            out = term if out is None else out + term
+        return out
 
     @staticmethod
     def vmap(info, in_dims, spec, transpose, x, *tensors):
