@@ -559,3 +559,24 @@ def write_plots(results: Sequence[CaseResult], directory: str) -> list[str]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch on ``threads`` threads inside the block (None: unchanged), the previous count after.
+
+    The torch cases enter it around every timed call (get + 2 sets cost under 1 us, against calls
+    of milliseconds) rather than once in ``prepare``: Prepared has no teardown hook, and a restore
+    run after the harness's OpenMP limit is lifted would put back the limit's value (torch and
+    fastspectral can share one libgomp, which that limit also sets)."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -28,16 +28,15 @@ active) removed the stalls.  Record which was used with the numbers.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from fastspectral.kron import kron_matvec
 
-from ._harness import cpu_timer
+from ._harness import cpu_timer, torch_threads
 
 SHAPES: list[tuple[str, list[tuple[int, int]]]] = [
     ("8^6", [(8, 8)] * 6),
@@ -348,23 +347,10 @@ def torch_shuffle(factors: list[Any], xc: Any) -> Any:
     return res
 
 
-@contextlib.contextmanager
-def _torch_threads(torch: Any, threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _torch_cpu_timer(torch: Any, threads: int) -> Any:
     """cpu_timer with torch's thread count set (outside the timed loop) and restored."""
     def timer(fn: Callable[[], Any], number: int) -> float:
-        with _torch_threads(torch, threads):
+        with torch_threads(threads):
             return cpu_timer(fn, number)
     return timer
 

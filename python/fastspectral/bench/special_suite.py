@@ -36,18 +36,17 @@ subnormal).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import BenchConfig
-from ._harness import Case, Prepared, cpu_timer, cupy_timer, gpu_available
+from ._harness import Case, Prepared, cpu_timer, cupy_timer, gpu_available, torch_threads
 
 NAME = "special"
 DESCRIPTION = "Bessel family (log_iv, log_kv, ive, kve, ...) vs scipy.special"
@@ -378,25 +377,6 @@ def scipy_vmf_log_normalizer(p: int, kappa: Any) -> Any:
             - torch.log(scipy_ive_function().apply(nu, kappa)) - kappa)
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """torch on ``threads`` threads inside the block, the previous count after it.
-
-    Entered around every timed call (get + 2 sets cost under 1 us, against calls of
-    milliseconds) rather than once in ``prepare``: Prepared has no teardown hook, and a
-    restore run after the harness's OpenMP limit is lifted would put back the limit's value
-    (torch and fastspectral can share one libgomp, which that limit also sets).
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _grad_metrics(log_output: bool, log_ref: Callable[[], np.ndarray] | None
                   ) -> Callable[[Any, Any], dict[str, float]]:
     """Metrics of (value, gradient) pairs: the forward value's scipy_bad_fraction (against
@@ -457,7 +437,7 @@ def _torch_case(kernel: str, label: str, n: int, params: dict[str, Any], dtype: 
 
         def fwd_bwd(f: Callable[[Any, Any], Any]) -> Callable[[], tuple[Any, Any]]:
             def run() -> tuple[Any, Any]:
-                with _torch_threads(threads):
+                with torch_threads(threads):
                     y = f(vt, xt)
                     (g,) = torch.autograd.grad(y.sum(), xt)
                 return y.detach(), g
