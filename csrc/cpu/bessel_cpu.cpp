@@ -577,6 +577,19 @@ void ratio_block(const double* a_in, const double* b, double* o, int m) {
   }
 }
 
+// float32 iv_ratio / log_iv_dx: the float64 block on widened inputs, rounded once (the float
+// code ran the continued fraction in double anyway; its Debye region in float was scalar).
+template <bool LogDx>
+void ratio_block_f32(const float* a, const float* b, float* o, int m) {
+  alignas(64) double ad[kChunk], bd[kChunk], od[kChunk];
+  for (int i = 0; i < m; ++i) {
+    ad[i] = a[i];
+    bd[i] = b[i];
+  }
+  ratio_block<LogDx>(ad, bd, od, m);
+  for (int i = 0; i < m; ++i) o[i] = float(od[i]);
+}
+
 constexpr bool same_name(const char* p, const char* q) {
   while (*p && *p == *q) ++p, ++q;
   return *p == *q;
@@ -585,7 +598,11 @@ constexpr bool same_name(const char* p, const char* q) {
 }  // namespace
 
 #define FS_DEFINE_BINARY(name, doc)                                                        \
-  void name##_f32(const Strided2& s) { map2<float>(s, [](float v, float x) { return fs::name<float>(v, x); }); } \
+  void name##_f32(const Strided2& s) {                                                     \
+    if constexpr (same_name(#name, "iv_ratio")) map2_blocked<float>(s, ratio_block_f32<false>); \
+    else if constexpr (same_name(#name, "log_iv_dx")) map2_blocked<float>(s, ratio_block_f32<true>); \
+    else map2<float>(s, [](float v, float x) { return fs::name<float>(v, x); });           \
+  }                                                                                        \
   void name##_f64(const Strided2& s) {                                                     \
     if constexpr (same_name(#name, "log_iv")) map2_blocked<double>(s, log_i_block<false>); \
     else if constexpr (same_name(#name, "log_ive")) map2_blocked<double>(s, log_i_block<true>); \
