@@ -36,6 +36,12 @@ def device_view(cp: Any, t: torch.Tensor) -> Any:
     return cp.asarray(t.detach().resolve_conj().resolve_neg())
 
 
+# what Function.apply does to the arguments before its C++ entry point (torch internals: where a
+# torch version lacks it, fast_apply is plain cls.apply)
+_UNWRAP = getattr(getattr(getattr(torch, "_functorch", None), "utils", None),
+                  "unwrap_dead_wrappers", None)
+
+
 def fast_apply(cls: type, *args: Any) -> Any:
     """cls.apply(*args) for an autograd.Function in torch.func form, without torch's per-call
     ``inspect.signature`` binding of the arguments (about 20 us per call, half the cost of a
@@ -43,8 +49,8 @@ def fast_apply(cls: type, *args: Any) -> Any:
     active; the Functions here take positional arguments without defaults, so that binding
     changes nothing.  (An overridden ``apply`` did the same but made torch.compile fail
     instead of falling back to a graph break.)"""
-    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+    if _UNWRAP is None or torch._C._are_functorch_transforms_active() \
+            or torch.compiler.is_compiling():
         return cls.apply(*args)
-    args = torch._functorch.utils.unwrap_dead_wrappers(args)
     # the C++ entry point that Function.apply itself ends in
-    return super(torch.autograd.Function, cls).apply(*args)
+    return super(torch.autograd.Function, cls).apply(*_UNWRAP(args))
