@@ -357,6 +357,30 @@ def test_device_path_matches_cpu(fake_device, name):
     assert _rel(dev.predict_grid(*xs), cpu.predict_grid(*xs)) < 1e-12
 
 
+def test_predictions_go_to_the_points_device(fake_device):
+    """With several GPUs the result goes to the points' GPU (cupy: entered through
+    points.device) rather than to whichever is current: the context is entered."""
+    entered = []
+
+    class GpuContext:
+        def __enter__(self):
+            entered.append(True)
+
+        def __exit__(self, *exc):
+            return False
+
+    class OnAnotherGpu(FakeDeviceArray):
+        __slots__ = ()
+        device = GpuContext()
+
+    make, n, kw = CASES["poisson_2d"]
+    dev = _solve(make, n, kw, track_error=False, device="cuda")
+    pts = np.array([[0.3, 0.4], [0.5, 0.1]]) * np.array([hi for _, hi in make().domain])
+    got = dev.predict(OnAnotherGpu(pts))
+    assert entered and isinstance(got, FakeDeviceArray)
+    np.testing.assert_array_equal(got.get(), dev.predict(pts))
+
+
 def test_device_path_nonlinear_ufunc_nonlinearity(fake_device):
     """A nonlinearity written with numpy ufuncs (np.sin) runs on device arrays."""
     u = lambda x, y: 0.5 * np.sin(2 * x) * np.sin(3 * y)

@@ -18,7 +18,9 @@ def cupy_on_torch_stream(device: torch.device) -> Iterator[Any]:
         raise RuntimeError("fastspectral.torch: CUDA tensors need cupy (pip install "
                            "'fastspectral[gpu]'), which cannot be imported")
     stream = torch.cuda.current_stream(device)
-    with cp.cuda.Device(device.index), cp.cuda.ExternalStream(stream.cuda_stream):
+    # (the device id lets cupy check the stream's use; the Device context makes it current)
+    with cp.cuda.Device(device.index), \
+            cp.cuda.ExternalStream(stream.cuda_stream, device.index):
         yield cp
 
 

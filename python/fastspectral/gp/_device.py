@@ -8,6 +8,8 @@ machine without a GPU (tests/test_gp_device.py).
 """
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,13 @@ def to_host(a: Any) -> Any:
     if is_device_array(a):
         return a.get()
     return a
+
+
+def device_of(a: Any) -> Any:
+    """A context making a's GPU current (cupy's ``a.device``); a no-op for arrays without one
+    (numpy, the tests' stand-in)."""
+    dev = getattr(a, "device", None)
+    return dev if hasattr(dev, "__enter__") else contextlib.nullcontext()
 
 
 def to_device(a: Any, xp: Any) -> Any:

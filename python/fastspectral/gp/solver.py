@@ -168,10 +168,14 @@ class GPSolution:
         self.device, self._xp = device, xp
 
     def _out(self, a, like):
-        """a (host) moved to the device when any of ``like`` is a device array."""
-        if not any(_device.is_device_array(v) for v in like):
+        """a (host) moved to the device of the first device array among ``like`` (the points'
+        GPU, not merely the current one), or returned as it is when there is none."""
+        dev = next((v for v in like if _device.is_device_array(v)), None)
+        if dev is None:
             return a
-        return _device.to_device(a, self._xp if self._xp is not np else _device.get_xp("cuda"))
+        xp = self._xp if self._xp is not np else _device.get_xp("cuda")
+        with _device.device_of(dev):
+            return _device.to_device(a, xp)
 
     @property
     def n_iter(self):
