@@ -376,3 +376,14 @@ def test_operator_likelihood_hessian_matches_dense():
     e = torch.tensor(0.3, dtype=torch.float64)
     torch.testing.assert_close(torch.func.hessian(nll)(e), torch.func.hessian(dense)(e),
                                rtol=1e-9, atol=0)
+
+
+def test_operator_accepts_numpy_scalar_shifts():
+    A = _spd(3, 31).detach()
+    K = ft.KroneckerOperator([A, 2])
+    ref = K.logdet(shift=0.1)
+    for s in (np.float32(0.1), np.float64(0.1), np.array(0.1)):
+        torch.testing.assert_close(K.logdet(shift=s), ref, rtol=1e-6, atol=0)
+    torch.testing.assert_close(K.logdet(shift=np.int64(0)), K.logdet(), rtol=0, atol=0)
+    with pytest.raises(TypeError, match="shift must be a number"):
+        K.logdet(shift=np.True_)

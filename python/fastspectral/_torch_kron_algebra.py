@@ -36,6 +36,7 @@ import math
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from ._torch_kron import kron_matvec
@@ -79,9 +80,12 @@ def _shift_value(shift: Any, what: str) -> tuple[Any, bool]:
         zero = (not shift.requires_grad and not torch._C._are_functorch_transforms_active()
                 and not torch.compiler.is_compiling() and float(shift) == 0.0)
         return shift.reshape(()), zero
-    if not isinstance(shift, (int, float)) or isinstance(shift, bool):
+    if isinstance(shift, np.ndarray) and shift.size == 1:
+        shift = shift.reshape(()).item()  # a 0-d or one-element NumPy array
+    if not isinstance(shift, numbers.Real) or isinstance(shift, (bool, np.bool_)):
         raise TypeError(f"fastspectral.torch.KroneckerOperator.{what}: shift must be a number "
                         f"or a one-element tensor, got {type(shift).__name__}")
+    shift = float(shift)  # NumPy scalars included
     return shift, shift == 0
 
 
@@ -217,7 +221,9 @@ class KroneckerOperator:
         return w, KroneckerOperator(qs)
 
     def solve(self, b: torch.Tensor, shift: Any = 0.0) -> torch.Tensor:
-        """(K + shift I)^{-1} b for b (N,) or (N, k); shift a number or a 0-d tensor.  With
+        """(K + shift I)^{-1} b for b (N,) or (N, k); shift a number (NumPy scalars too) or a
+        one-element tensor.  (Under torch.func transforms and torch.compile the data-dependent
+        checks, Hermitian factors and a zero tensor shift taking the exact path, are skipped.)  With
         shift 0 any invertible square factors (per-factor solves); otherwise Hermitian (real:
         symmetric) factors (per-factor eigh)."""
         self._square("solve")
