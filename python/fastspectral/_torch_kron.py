@@ -36,6 +36,7 @@ Example
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -48,7 +49,8 @@ __all__ = ["kron_matvec", "kron_mode_product"]
 
 
 def _is_int(f: Any) -> bool:
-    return isinstance(f, (int, np.integer)) and not isinstance(f, bool)
+    """An int (Python or NumPy) standing for an identity factor; bools are not sizes."""
+    return isinstance(f, numbers.Integral) and not isinstance(f, (bool, np.bool_))
 
 
 def _prepare(name: str, factors: Sequence[Any], x: Any) -> tuple[list[Any], torch.Tensor]:

@@ -39,13 +39,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ._torch_kron import kron_matvec
+from ._torch_kron import _is_int, kron_matvec
 
 __all__ = ["KroneckerOperator"]
-
-
-def _is_int(f: Any) -> bool:
-    return isinstance(f, numbers.Integral) and not isinstance(f, bool)
 
 
 def _side(f: Any) -> tuple[int, int]:
